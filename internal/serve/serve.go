@@ -1,0 +1,98 @@
+package serve
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Options tunes one server. The zero value is safe.
+type Options struct {
+	// TLS, when set, makes the server speak TLS with this config. Its
+	// NextProtos decide whether HTTP/2 is offered.
+	TLS *tls.Config
+	// ReadHeaderTimeout bounds how long a client may take to send headers
+	// (slowloris). Default 10s.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes keep-alive connections that sit idle. Default 120s.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes limits request header size. Default 64 KiB.
+	MaxHeaderBytes int
+	// DrainTimeout bounds the graceful shutdown. Default 10s.
+	DrainTimeout time.Duration
+	// Logger receives server errors such as failed handshakes.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.ReadHeaderTimeout == 0 {
+		o.ReadHeaderTimeout = 10 * time.Second
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 120 * time.Second
+	}
+	if o.MaxHeaderBytes == 0 {
+		o.MaxHeaderBytes = 64 << 10
+	}
+	if o.DrainTimeout == 0 {
+		o.DrainTimeout = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// NewServer returns the http.Server that Run uses, for callers that need to
+// adjust it further.
+func NewServer(h http.Handler, o Options) *http.Server {
+	o = o.withDefaults()
+	return &http.Server{
+		Handler:           h,
+		TLSConfig:         o.TLS,
+		ReadHeaderTimeout: o.ReadHeaderTimeout,
+		IdleTimeout:       o.IdleTimeout,
+		MaxHeaderBytes:    o.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
+	}
+}
+
+// Run serves h on ln until ctx ends, then stops accepting and waits up to
+// DrainTimeout for requests in flight to finish. It closes ln.
+func Run(ctx context.Context, ln net.Listener, h http.Handler, o Options) error {
+	o = o.withDefaults()
+	srv := NewServer(h, o)
+	return RunServer(ctx, srv, ln, o.DrainTimeout)
+}
+
+// RunServer serves srv on ln until ctx ends, then drains it.
+func RunServer(ctx context.Context, srv *http.Server, ln net.Listener, drain time.Duration) error {
+	errc := make(chan error, 1)
+	go func() {
+		if srv.TLSConfig != nil {
+			// ServeTLS, unlike Serve on a tls.Listener, offers HTTP/2.
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		srv.Close()
+		err = nil
+	}
+	<-errc
+	return err
+}
+
