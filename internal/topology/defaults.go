@@ -61,9 +61,9 @@ func (t *Topology) applyDefaults() {
 	defDur(&t.Monitoring.ScrapeInterval, 5*time.Second)
 	defDur(&t.Monitoring.Retention, time.Hour)
 
-	def(&t.Ports.Web, 8080)
-	def(&t.Ports.App, 8000)
-	def(&t.Ports.AppProcess, 8001)
+	def(&t.Ports.Web, 8081)
+	def(&t.Ports.App, 8082)
+	def(&t.Ports.AppProcess, 8083)
 	def(&t.Ports.Admin, 9443)
 	def(&t.Ports.MySQL, 3306)
 	def(&t.Ports.Galera, 4567)
