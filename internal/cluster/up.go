@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/rampart-dev/rampart/internal/node"
 	"github.com/rampart-dev/rampart/internal/pki"
 	"github.com/rampart-dev/rampart/internal/topology"
 )
@@ -130,6 +131,9 @@ func prepare(o Options) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := preflight(t); err != nil {
+		return nil, err
+	}
 	ca, err := pki.OpenCA(filepath.Join(o.StateDir, "pki"), t.Site.Domain)
 	if err != nil {
 		return nil, err
@@ -153,6 +157,26 @@ func prepare(o Options) (*Site, error) {
 		url += fmt.Sprintf(":%d", t.Site.HTTPSPort)
 	}
 	return &Site{Topology: t, SitePath: sitePath, CAPath: ca.CertPath, URL: url + "/", Admin: admin, CA: ca}, nil
+}
+
+// preflight finds what would stop a server from starting before any
+// starts: a port in use, a certificate file that does not load.
+func preflight(t *topology.Topology) error {
+	for _, s := range t.Servers {
+		for svc, addr := range node.Listeners(t, s) {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("%s: %s listener: %w", s.Name, svc, err)
+			}
+			ln.Close()
+		}
+	}
+	if c := t.TLS.Certificate; c.Source == topology.CertFromFiles {
+		if _, err := pki.LoadFileCertificate(c.CertFile, c.KeyFile); err != nil {
+			return fmt.Errorf("tls.certificate: %w", err)
+		}
+	}
+	return nil
 }
 
 // waitHealthy shows each server becoming healthy, and fails with the cause

@@ -106,16 +106,24 @@ var served = []topology.Service{
 	topology.ServiceHTTPS, topology.ServiceHTTP, topology.ServiceWeb, topology.ServiceApp, topology.ServiceAdmin,
 }
 
-// bind opens a listener for every service that flows reach on this server.
-func (n *Node) bind() error {
+// Listeners returns the address of every listener that server runs: one
+// for each service that a flow reaches on it.
+func Listeners(t *topology.Topology, server topology.Server) map[topology.Service]string {
+	out := map[topology.Service]string{}
 	for _, s := range served {
-		if len(n.topo.FlowsTo(n.server.Name, s)) == 0 {
-			continue
+		if len(t.FlowsTo(server.Name, s)) > 0 {
+			out[s] = server.HostPort(t.Port(s))
 		}
-		addr := n.server.HostPort(n.topo.Port(s))
+	}
+	return out
+}
+
+// bind opens every listener of the server.
+func (n *Node) bind() error {
+	for s, addr := range Listeners(n.topo, n.server) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("%s: %s listener: %w", n.server.Name, s, errors.Unwrap(err))
+			return fmt.Errorf("%s: %s listener: %w", n.server.Name, s, err)
 		}
 		n.lns[s] = ln
 	}
