@@ -97,6 +97,8 @@ func (n *Node) siteCertificate() (pki.SiteCertificate, error) {
 			Email:      c.ACME.Email,
 			CAFile:     c.ACME.CAFile,
 			StorageDir: filepath.Join(n.cfg.StateDir, "servers", n.server.Name, "acme"),
+			HTTPPort:   n.topo.Site.HTTPPort,
+			HTTPSPort:  n.topo.Site.HTTPSPort,
 			Logger:     n.log,
 		})
 	default:

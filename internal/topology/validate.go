@@ -82,6 +82,9 @@ func (t *Topology) validateTLS(v *validator) {
 		if c.ACME.Directory == "" || err != nil || u.Scheme != "https" || u.Host == "" {
 			v.errorf("tls.certificate.acme.directory", "must be the https URL of the ACME directory")
 		}
+		if !strings.Contains(c.ACME.Email, "@") {
+			v.errorf("tls.certificate.acme.email", "an ACME account needs a contact address")
+		}
 	default:
 		v.errorf("tls.certificate.source", "%q is not a source (want ca, files or acme)", c.Source)
 	}
