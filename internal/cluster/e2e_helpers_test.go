@@ -183,8 +183,8 @@ func siteClient(t *testing.T, caPath, lbAddr string) *http.Client {
 			return http.ErrUseLastResponse
 		},
 		Transport: &http.Transport{
-			TLSClientConfig:   &tls.Config{RootCAs: pool},
-			ForceAttemptHTTP2: true,
+			TLSClientConfig:     &tls.Config{RootCAs: pool},
+			ForceAttemptHTTP2:   true,
 			MaxIdleConnsPerHost: 64,
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				_, port, _ := net.SplitHostPort(addr)

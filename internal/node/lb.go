@@ -57,7 +57,7 @@ func (n *Node) buildLB() error {
 		Logger:            n.log,
 	}
 	if a, ok := site.(interface{ NextProtos() []string }); ok {
-		cfg.ExtraNextProtos = a.NextProtos()
+		base.NextProtos = a.NextProtos()
 	}
 	if a, ok := site.(interface {
 		HTTPChallengeHandler(http.Handler) http.Handler

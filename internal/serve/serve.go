@@ -95,4 +95,3 @@ func RunServer(ctx context.Context, srv *http.Server, ln net.Listener, drain tim
 	<-errc
 	return err
 }
-
