@@ -162,6 +162,11 @@ func prepare(o Options) (*Site, error) {
 // preflight finds what would stop a server from starting before any
 // starts: a port in use, a certificate file that does not load.
 func preflight(t *topology.Topology) error {
+	if c := t.TLS.Certificate; c.Source == topology.CertFromFiles {
+		if _, err := pki.LoadFileCertificate(c.CertFile, c.KeyFile); err != nil {
+			return fmt.Errorf("tls.certificate: %w", err)
+		}
+	}
 	for _, s := range t.Servers {
 		for svc, addr := range node.Listeners(t, s) {
 			ln, err := net.Listen("tcp", addr)
@@ -169,11 +174,6 @@ func preflight(t *topology.Topology) error {
 				return fmt.Errorf("%s: %s listener: %w", s.Name, svc, err)
 			}
 			ln.Close()
-		}
-	}
-	if c := t.TLS.Certificate; c.Source == topology.CertFromFiles {
-		if _, err := pki.LoadFileCertificate(c.CertFile, c.KeyFile); err != nil {
-			return fmt.Errorf("tls.certificate: %w", err)
 		}
 	}
 	return nil
