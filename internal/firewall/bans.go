@@ -1,0 +1,118 @@
+package firewall
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Banner drops a client's traffic for a while: in the kernel (NftBans) or
+// in the Guard (Bans).
+type Banner interface {
+	Ban(ctx context.Context, addr netip.Addr, d time.Duration) error
+}
+
+// Bans is the userspace ban list: banned clients are refused by the Guard
+// until their ban expires.
+type Bans struct {
+	mu      sync.Mutex
+	until   map[netip.Addr]time.Time
+	total   atomic.Uint64
+	expired atomic.Uint64
+	// Kernel, when set, also bans in nftables, so the packets never reach
+	// the process.
+	Kernel Banner
+	Log    *slog.Logger
+}
+
+// NewBans returns an empty ban list.
+func NewBans(log *slog.Logger) *Bans {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Bans{until: map[netip.Addr]time.Time{}, Log: log}
+}
+
+// Ban refuses addr for d.
+func (b *Bans) Ban(ctx context.Context, addr netip.Addr, d time.Duration) error {
+	addr = addr.Unmap()
+	b.mu.Lock()
+	_, already := b.until[addr]
+	b.until[addr] = time.Now().Add(d)
+	b.mu.Unlock()
+	if !already {
+		b.total.Add(1)
+		b.Log.Warn("client banned", "client", addr, "for", d)
+	}
+	if b.Kernel != nil {
+		return b.Kernel.Ban(ctx, addr, d)
+	}
+	return nil
+}
+
+// Banned reports whether addr is banned now, expiring its ban if it is due.
+func (b *Bans) Banned(addr netip.Addr) bool {
+	addr = addr.Unmap()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	until, ok := b.until[addr]
+	if !ok {
+		return false
+	}
+	if time.Now().Before(until) {
+		return true
+	}
+	delete(b.until, addr)
+	b.expired.Add(1)
+	b.Log.Info("client ban expired", "client", addr)
+	return false
+}
+
+// Active returns the number of bans in force.
+func (b *Bans) Active() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	n := 0
+	for _, until := range b.until {
+		if now.Before(until) {
+			n++
+		}
+	}
+	return n
+}
+
+// Total returns how many bans were ever made.
+func (b *Bans) Total() uint64 { return b.total.Load() }
+
+// Run sweeps expired bans once a second, so their expiry is logged when it
+// happens, until ctx ends.
+func (b *Bans) Run(ctx context.Context) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		b.mu.Lock()
+		var due []netip.Addr
+		now := time.Now()
+		for a, until := range b.until {
+			if !now.Before(until) {
+				due = append(due, a)
+			}
+		}
+		b.mu.Unlock()
+		for _, a := range due {
+			b.Banned(a) // expires and logs it
+		}
+	}
+}
+
+// Expired returns how many bans have expired.
+func (b *Bans) Expired() uint64 { return b.expired.Load() }
