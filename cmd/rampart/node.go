@@ -14,6 +14,7 @@ func runNode(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	var site siteFlags
 	site.register(fs)
+	fw := fs.String("firewall", "auto", "firewall backend: auto, nftables, userspace or off")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -26,7 +27,7 @@ func runNode(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	n, err := node.New(node.Config{Topology: t, Name: pos[0], StateDir: site.state, Logger: logger})
+	n, err := node.New(node.Config{Topology: t, Name: pos[0], StateDir: site.state, Firewall: *fw, Logger: logger})
 	if err != nil {
 		return err
 	}

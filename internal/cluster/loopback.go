@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,6 +25,11 @@ func Loopback(t *topology.Topology) (notes []string) {
 		addr := fmt.Sprintf("127.0.1.%d", i+1)
 		notes = append(notes, fmt.Sprintf("%s: address %s -> %s (loopback mode)", s.Name, s.Address, addr))
 		s.Address = addr
+	}
+	// `up` itself checks every server's admin endpoint from this host.
+	if !slices.Contains(t.Firewall.AdminCIDRs, "127.0.0.1/32") {
+		t.Firewall.AdminCIDRs = append(t.Firewall.AdminCIDRs, "127.0.0.1/32")
+		notes = append(notes, "firewall: admin_cidrs += 127.0.0.1/32 (so up can reach the admin endpoints)")
 	}
 	if limit := unprivilegedPortStart(); os.Geteuid() != 0 {
 		for _, p := range []*int{&t.Site.HTTPSPort, &t.Site.HTTPPort} {

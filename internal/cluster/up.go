@@ -86,7 +86,7 @@ func Up(ctx context.Context, o Options) error {
 		p := &process{
 			name:    s.Name,
 			exe:     o.Executable,
-			args:    []string{"node", s.Name, "-f", site.SitePath, "--state", o.StateDir},
+			args:    []string{"node", s.Name, "-f", site.SitePath, "--state", o.StateDir, "--firewall", "userspace"},
 			logPath: filepath.Join(o.StateDir, "logs", s.Name+".log"),
 			out:     o.Out,
 		}

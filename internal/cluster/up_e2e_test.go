@@ -118,11 +118,15 @@ func TestReencryptListenersRefuseWrongPeers(t *testing.T) {
 	lbID, _ := ca.ServerIdentity("lb-1", nil)
 	dbID, _ := ca.ServerIdentity("db-1", nil)
 	app1, _ := topo.Server("app-1")
+	// Every probe comes from lb-1's address, a source the firewall lets
+	// through to both services, so what refuses it is mutual TLS.
+	lb1, _ := topo.Server("lb-1")
+	dialer := &net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IP(lb1.IP().AsSlice())}}
 
 	for _, svc := range []topology.Service{topology.ServiceWeb, topology.ServiceApp} {
 		addr := app1.HostPort(topo.Port(svc))
 		t.Run(string(svc)+"/plaintext", func(t *testing.T) {
-			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			c, err := dialer.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +143,7 @@ func TestReencryptListenersRefuseWrongPeers(t *testing.T) {
 			if cert != nil {
 				cfg.Certificates = []tls.Certificate{*cert}
 			}
-			c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+			c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DialContext: dialer.DialContext}}
 			resp, err := c.Get("https://" + addr + "/")
 			if err != nil {
 				return err
@@ -360,5 +364,54 @@ servers:
 				t.Errorf("processes left: %v", left)
 			}
 		})
+	}
+}
+
+func TestLoopbackFirewallRefusesUndeclaredSources(t *testing.T) {
+	needE2E(t)
+	r := startUp(t, "-f", movedPreset(t, "seed", "127.0.24."))
+	topo, ca := r.site(t)
+	server1, _ := topo.Server("server-1")
+	from := func(name string) *net.Dialer {
+		s, _ := topo.Server(name)
+		return &net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IP(s.IP().AsSlice())}}
+	}
+	probe := func(d *net.Dialer, addr string) error {
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		buf := make([]byte, 64)
+		_, err = c.Read(buf)
+		return err
+	}
+	web := server1.HostPort(topo.Ports.Web)
+	if err := probe(from("lb-1"), web); err != nil {
+		t.Fatalf("the lb cannot reach web on server-1: %v", err)
+	}
+	if err := probe(from("monitor-1"), web); err == nil {
+		t.Fatal("the monitor reached a web port that no flow gives it")
+	}
+	// The refusal is counted on the server's admin endpoint.
+	admin, _ := ca.Admin()
+	resp, err := cluster.AdminClient(ca, admin).Get("https://" + server1.HostPort(topo.Ports.Admin) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Firewall struct {
+			Backend string
+			Refused map[string]int `json:"refused_by_port"`
+		} `json:"firewall"`
+	}
+	if err := jsonDecode(resp.Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Firewall.Backend != "userspace" || doc.Firewall.Refused[fmt.Sprint(topo.Ports.Web)] < 1 {
+		t.Errorf("firewall status %+v: want userspace with a refusal on the web port", doc.Firewall)
 	}
 }

@@ -41,6 +41,8 @@ type Config struct {
 	// ACMEHTTPHandler, when set, answers /.well-known/acme-challenge/ on
 	// the plain-HTTP listener.
 	ACMEHTTPHandler http.Handler
+	// Middleware, when set, wraps the HTTPS handler: per-client limits, say.
+	Middleware func(http.Handler) http.Handler
 	// Server limits, with the defaults of package serve.
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
@@ -58,6 +60,7 @@ type LB struct {
 	hsts              string
 	forwardClientCert bool
 	proxy             http.Handler
+	front             http.Handler
 	acme              http.Handler
 	opts              serve.Options
 }
@@ -104,11 +107,15 @@ func New(cfg Config) (*LB, error) {
 		},
 	}
 	l.proxy = cfg.Pool.Proxy(balance.Hooks{Rewrite: l.rewrite, ModifyResponse: l.modifyResponse})
+	l.front = http.HandlerFunc(l.serveHTTPS)
+	if cfg.Middleware != nil {
+		l.front = cfg.Middleware(l.front)
+	}
 	return l, nil
 }
 
 // Handler returns the HTTPS handler: HSTS and request ID, then the pool.
-func (l *LB) Handler() http.Handler { return http.HandlerFunc(l.serveHTTPS) }
+func (l *LB) Handler() http.Handler { return l.front }
 
 // RedirectHandler returns the plain-HTTP handler: a 308 to the same URL over
 // HTTPS, except ACME challenges, which go to Config.ACMEHTTPHandler.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/rampart-dev/rampart/internal/balance"
+	"github.com/rampart-dev/rampart/internal/firewall"
 	"github.com/rampart-dev/rampart/internal/lb"
 	"github.com/rampart-dev/rampart/internal/pki"
 	"github.com/rampart-dev/rampart/internal/topology"
@@ -64,12 +65,22 @@ func (n *Node) buildLB() error {
 	}); ok {
 		cfg.ACMEHTTPHandler = a.HTTPChallengeHandler(http.NotFoundHandler())
 	}
+	if n.bans == nil {
+		n.bans = firewall.NewBans(n.log) // the firewall is off; limits still ban in userspace
+	}
+	lim := t.LB.Limits
+	limiter := firewall.NewLimiter(firewall.Limits{RequestsPerSecond: lim.RequestsPerSecond, Burst: lim.Burst,
+		ConnectionsPerClient: lim.ConnectionsPerClient, BanFor: lim.BanFor}, n.bans, n.log)
+	cfg.Middleware = limiter.Handler
+	n.lns[topology.ServiceHTTPS] = limiter.Listener(n.lns[topology.ServiceHTTPS])
+	n.limiter = limiter
 	balancer, err := lb.New(cfg)
 	if err != nil {
 		return err
 	}
 	n.runners = append(n.runners,
 		site.Run,
+		limiter.Run,
 		func(ctx context.Context) error { pool.Run(ctx); return nil },
 		func(ctx context.Context) error {
 			return balancer.Run(ctx, n.lns[topology.ServiceHTTPS], n.lns[topology.ServiceHTTP])

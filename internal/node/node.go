@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rampart-dev/rampart/internal/firewall"
 	"github.com/rampart-dev/rampart/internal/pki"
 	"github.com/rampart-dev/rampart/internal/topology"
 )
@@ -26,7 +27,10 @@ type Config struct {
 	// Executable is the rampart binary, which runs the demo application.
 	// Default: this process's executable.
 	Executable string
-	Logger     *slog.Logger
+	// Firewall picks the firewall backend: auto (default), nftables,
+	// userspace or off.
+	Firewall string
+	Logger   *slog.Logger
 }
 
 // Node is one running server.
@@ -44,9 +48,17 @@ type Node struct {
 	// health reports whether this server's roles can serve.
 	health []func() error
 	// status contributes role details to the admin /status document.
-	status map[string]func() any
-	// siteMux serves paths of the web role that the server answers itself.
+	status  map[string]func() any
 	started time.Time
+
+	// The firewall: its rules, its backend, and the lb's bans.
+	ruleset         firewall.Ruleset
+	firewallBackend string
+	guard           *firewall.Guard
+	bans            *firewall.Bans
+	limiter         *firewall.Limiter
+	// cleanup runs when the node stops, after every role has drained.
+	cleanup []func()
 }
 
 // New prepares a server: it loads certificates and binds every listener.
@@ -70,6 +82,9 @@ func New(cfg Config) (n *Node, err error) {
 	defer func() {
 		if err != nil {
 			n.closeListeners()
+			for _, f := range n.cleanup {
+				f()
+			}
 		}
 	}()
 	if n.ca, err = pki.OpenCA(filepath.Join(cfg.StateDir, "pki"), t.Site.Domain); err != nil {
@@ -79,6 +94,9 @@ func New(cfg Config) (n *Node, err error) {
 		return nil, err
 	}
 	if err := n.bind(); err != nil {
+		return nil, err
+	}
+	if err := n.setupFirewall(); err != nil {
 		return nil, err
 	}
 	if server.Has(topology.RoleLB) {
@@ -155,6 +173,9 @@ func (n *Node) Run(ctx context.Context) error {
 	n.log.Info("serving", "roles", n.server.Roles, "address", n.server.Address)
 	wg.Wait()
 	n.closeListeners()
+	for _, f := range n.cleanup {
+		f()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("%s: %w", n.server.Name, err)

@@ -41,6 +41,7 @@ func (t *Topology) applyDefaults() {
 	}
 	defPtr(&t.LB.Retries, 2)
 	defDur(&t.LB.DrainTimeout, 10*time.Second)
+	defDur(&t.LB.Limits.BanFor, time.Minute)
 	if t.LB.Health.Path == "" {
 		t.LB.Health.Path = "/healthz"
 	}

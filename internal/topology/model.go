@@ -85,6 +85,16 @@ type LB struct {
 	Retries      *int          `yaml:"retries"`
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	Health       Health        `yaml:"health"`
+	Limits       Limits        `yaml:"limits"`
+}
+
+// Limits bound what one client address may ask of an lb. A client over a
+// limit is refused and banned for BanFor. Zero means no limit.
+type Limits struct {
+	RequestsPerSecond    float64       `yaml:"requests_per_second"`
+	Burst                int           `yaml:"burst"`
+	ConnectionsPerClient int           `yaml:"connections_per_client"`
+	BanFor               time.Duration `yaml:"ban_for"`
 }
 
 // Health configures active health checks, used by the lb over web servers
@@ -137,6 +147,11 @@ type Monitoring struct {
 	Enabled        *bool         `yaml:"enabled"`
 	ScrapeInterval time.Duration `yaml:"scrape_interval"`
 	Retention      time.Duration `yaml:"retention"`
+	// ExternalCollector is the URL of a collector outside the site, such as
+	// a Prometheus run from `rampart export prometheus`, that scrapes every
+	// server from an address in firewall.admin_cidrs. With it, losing the
+	// built-in collector does not leave the site unwatched.
+	ExternalCollector string `yaml:"external_collector,omitempty"`
 }
 
 // Firewall configures every server's firewall.
@@ -144,6 +159,8 @@ type Firewall struct {
 	Enabled *bool `yaml:"enabled"`
 	// AdminCIDRs may reach SSH and the admin endpoint of every server.
 	AdminCIDRs []string `yaml:"admin_cidrs"`
+	// Open lists ports opened beyond what the roles need; see OpenPort.
+	Open []OpenPort `yaml:"open,omitempty"`
 }
 
 // Ports are the ports of every service. Each is written once, here.
@@ -178,6 +195,10 @@ type Server struct {
 	Name    string `yaml:"name"`
 	Address string `yaml:"address"`
 	Roles   []Role `yaml:"roles"`
+	// Monitoring and Firewall, when false, turn this server's monitoring
+	// client or firewall off; they cannot turn on what the section turns off.
+	Monitoring *bool `yaml:"monitoring,omitempty"`
+	Firewall   *bool `yaml:"firewall,omitempty"`
 }
 
 // Has reports whether s carries role r.

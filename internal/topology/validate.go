@@ -48,6 +48,7 @@ func (t *Topology) validate(file string, lines map[string]int) Errors {
 	t.validateFirewall(v)
 	t.validatePorts(v)
 	t.validateServers(v)
+	t.validateOverrides(v)
 	return v.errs
 }
 
@@ -96,6 +97,9 @@ func (t *Topology) validateLB(v *validator) {
 	}
 	if *t.LB.Retries < 0 {
 		v.errorf("lb.retries", "must not be negative")
+	}
+	if l := t.LB.Limits; l.RequestsPerSecond < 0 || l.Burst < 0 || l.ConnectionsPerClient < 0 || l.BanFor < 0 {
+		v.errorf("lb.limits", "limits must not be negative (0 means no limit)")
 	}
 	h := t.LB.Health
 	if !strings.HasPrefix(h.Path, "/") {
