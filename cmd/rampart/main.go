@@ -19,10 +19,12 @@ import (
 const usage = `rampart runs a secured and monitored web site from one topology file.
 
 Usage:
-  rampart up [-f FILE | --preset seed|ha] [--state DIR]
+  rampart up [-f FILE | --preset seed|ha] [--state DIR] [--isolation loopback|netns]
         run every server of the site on this machine, each as its own process
   rampart node NAME -f FILE [--state DIR]
         run one server (how production runs, one per machine)
+  rampart down [--state DIR]
+        remove the namespaces and bridge that a killed "up --isolation netns" left
   rampart init [--preset seed|ha] [-o FILE] [--force]
         write a commented topology file to start from
   rampart version
@@ -49,6 +51,8 @@ func main() {
 		err = runUp(ctx, args)
 	case "node":
 		err = runNode(ctx, args)
+	case "down":
+		err = runDown(args)
 	case "init":
 		err = runInit(args)
 	case "demo-app":

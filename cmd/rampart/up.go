@@ -15,24 +15,34 @@ func runUp(ctx context.Context, args []string) error {
 	var site siteFlags
 	site.register(fs)
 	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for every server to become healthy")
-	isolation := fs.String("isolation", "loopback", "how servers are kept apart: loopback")
+	isolation := fs.String("isolation", "loopback", "how servers are kept apart: loopback, or netns (root, Linux: a network namespace and nftables per server)")
 	if _, err := parse(fs, args); err != nil {
 		return err
-	}
-	if *isolation != "loopback" {
-		return fmt.Errorf("--isolation %s: only loopback is available in this version", *isolation)
 	}
 	t, err := site.load("seed")
 	if err != nil {
 		return err
 	}
-	for _, note := range cluster.Loopback(t) {
+	opts := cluster.Options{Topology: t, StateDir: site.state, Out: os.Stdout, StartTimeout: *timeout}
+	var notes []string
+	switch *isolation {
+	case "loopback":
+		notes = cluster.Loopback(t)
+	case "netns":
+		if err := os.MkdirAll(site.state, 0o700); err != nil {
+			return err
+		}
+		if old, err := cluster.LoadNetns(site.state); err == nil {
+			return fmt.Errorf("a netns site from %s is still set up (bridge %s): run rampart down --state %s", site.state, old.Bridge, site.state)
+		}
+		if opts.Netns, notes, err = cluster.PlanNetns(t, site.state); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("--isolation %s: want loopback or netns", *isolation)
+	}
+	for _, note := range notes {
 		fmt.Fprintf(os.Stdout, "note: %s\n", note)
 	}
-	return cluster.Up(ctx, cluster.Options{
-		Topology:     t,
-		StateDir:     site.state,
-		Out:          os.Stdout,
-		StartTimeout: *timeout,
-	})
+	return cluster.Up(ctx, opts)
 }

@@ -33,6 +33,10 @@ type Options struct {
 	StartTimeout time.Duration
 	// Ready, when set, is called once every server is healthy.
 	Ready func(*Site)
+	// Netns, when set, runs each server in its own network namespace
+	// behind nftables (see PlanNetns); otherwise servers share the host's
+	// loopback and the userspace firewall.
+	Netns *Netns
 }
 
 // Site is what a running `up` tells its user.
@@ -79,14 +83,31 @@ func Up(ctx context.Context, o Options) error {
 	fmt.Fprintf(o.Out, "rampart up: %s from %s, %d servers, policy %s, state in %s\n",
 		t.Site.Domain, o.Topology.Source, len(t.Servers), t.TLS.Policy, o.StateDir)
 
+	if o.Netns != nil {
+		if err := o.Netns.Create(t, o.StateDir); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Out, "  network   bridge %s, %s, one namespace per server, nftables firewalls\n", o.Netns.Bridge, o.Netns.Subnet)
+		defer func() {
+			if _, err := o.Netns.Remove(o.StateDir); err != nil {
+				fmt.Fprintf(o.Out, "rampart up: %v (run rampart down --state %s)\n", err, o.StateDir)
+			}
+		}()
+	}
 	site.procs = map[string]*process{}
 	var procs []*process
 	defer func() { stopAll(o.Out, t, procs) }()
 	for _, s := range t.Servers {
+		exe, args := o.Executable, []string{"node", s.Name, "-f", site.SitePath, "--state", o.StateDir, "--firewall", "userspace"}
+		if o.Netns != nil {
+			args[len(args)-1] = "nftables"
+			line := o.Netns.Exec(s.Name, append([]string{o.Executable}, args...)...)
+			exe, args = line[0], line[1:]
+		}
 		p := &process{
 			name:    s.Name,
-			exe:     o.Executable,
-			args:    []string{"node", s.Name, "-f", site.SitePath, "--state", o.StateDir, "--firewall", "userspace"},
+			exe:     exe,
+			args:    args,
 			logPath: filepath.Join(o.StateDir, "logs", s.Name+".log"),
 			out:     o.Out,
 		}
@@ -131,7 +152,7 @@ func prepare(o Options) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := preflight(t); err != nil {
+	if err := preflight(t, o.Netns == nil); err != nil {
 		return nil, err
 	}
 	ca, err := pki.OpenCA(filepath.Join(o.StateDir, "pki"), t.Site.Domain)
@@ -161,13 +182,16 @@ func prepare(o Options) (*Site, error) {
 
 // preflight finds what would stop a server from starting before any
 // starts: a port in use, a certificate file that does not load.
-func preflight(t *topology.Topology) error {
+func preflight(t *topology.Topology, ports bool) error {
 	if c := t.TLS.Certificate; c.Source == topology.CertFromFiles {
 		if _, err := pki.LoadFileCertificate(c.CertFile, c.KeyFile); err != nil {
 			return fmt.Errorf("tls.certificate: %w", err)
 		}
 	}
 	for _, s := range t.Servers {
+		if !ports {
+			break // fresh namespaces: nothing else can hold their ports
+		}
 		for svc, addr := range node.Listeners(t, s) {
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
