@@ -23,8 +23,15 @@ Usage:
         run every server of the site on this machine, each as its own process
   rampart node NAME -f FILE [--state DIR]
         run one server (how production runs, one per machine)
+  rampart verify [--state DIR] [--json]
+        probe a running site: every (server, server, port) against the flows,
+        plaintext refused where mutual TLS is declared, health of every server
+  rampart firewall show NAME [-f FILE | --preset P | --state DIR]
+        print a server's firewall rules (and, for a netns site, the live table)
   rampart down [--state DIR]
         remove the namespaces and bridge that a killed "up --isolation netns" left
+  rampart check [-f FILE | --preset seed|ha] [--format text|json] [--fail-on SEVERITY]
+        review the design: weaknesses, why they matter and their fixes
   rampart init [--preset seed|ha] [-o FILE] [--force]
         write a commented topology file to start from
   rampart version
@@ -51,8 +58,16 @@ func main() {
 		err = runUp(ctx, args)
 	case "node":
 		err = runNode(ctx, args)
+	case "verify":
+		err = runVerify(ctx, args)
+	case "probe":
+		err = runProbe(args)
+	case "firewall":
+		err = runFirewall(args)
 	case "down":
 		err = runDown(args)
+	case "check":
+		err = runCheck(args)
 	case "init":
 		err = runInit(args)
 	case "demo-app":
@@ -68,6 +83,9 @@ func main() {
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(2)
+		}
+		if errors.Is(err, errMismatch) {
+			os.Exit(1)
 		}
 		fail(err)
 	}
