@@ -94,6 +94,10 @@ func startUp(t *testing.T, args ...string) *running {
 	go func() { r.cmd.Wait(); pw.Close(); close(r.done) }()
 	t.Cleanup(func() {
 		r.stop(t)
+		// Whatever a netns run left (after a SIGKILL, say) goes too.
+		if out, err := exec.Command(rampartBin, "down", "--state", state).CombinedOutput(); err != nil {
+			t.Errorf("rampart down: %v: %s", err, out)
+		}
 		if t.Failed() {
 			t.Logf("rampart up printed:\n%s", r.output())
 			logs, _ := filepath.Glob(filepath.Join(state, "logs", "*.log"))
