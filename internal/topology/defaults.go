@@ -71,4 +71,5 @@ func (t *Topology) applyDefaults() {
 	def(&t.Ports.IST, 4568)
 	def(&t.Ports.SST, 4444)
 	def(&t.Ports.SSH, 22)
+	def(&t.Ports.Dashboard, 9444)
 }

@@ -16,6 +16,9 @@ const (
 	ServiceSST    Service = "sst"    // db <-> db full state transfer
 	ServiceAdmin  Service = "admin"  // monitor and admins -> every server
 	ServiceSSH    Service = "ssh"    // admins -> every server
+	// ServiceDashboard is the monitor's dashboard: HTTPS for admins' browsers,
+	// with a login token or the admin client certificate.
+	ServiceDashboard Service = "dashboard"
 )
 
 // Protection is how a flow's traffic is protected on the wire.
@@ -67,6 +70,8 @@ func (t *Topology) Port(s Service) int {
 		return p.Admin
 	case ServiceSSH:
 		return p.SSH
+	case ServiceDashboard:
+		return p.Dashboard
 	}
 	return 0
 }
@@ -134,8 +139,10 @@ func (t *Topology) Flows() []Flow {
 	}
 	if t.MonitoringEnabled() {
 		for _, mon := range t.WithRole(RoleMonitor) {
+			add(FromAdmins, mon.Name, ServiceDashboard, TLSOnly)
 			for _, s := range t.Servers {
-				if s.Name != mon.Name {
+				// A server that turns its monitoring client off is not scraped.
+				if s.Name != mon.Name && t.Monitored(s) {
 					add(mon.Name, s.Name, ServiceAdmin, MutualTLS)
 				}
 			}

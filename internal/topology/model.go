@@ -174,6 +174,8 @@ type Ports struct {
 	IST        int `yaml:"ist"`
 	SST        int `yaml:"sst"`
 	SSH        int `yaml:"ssh"`
+	// Dashboard is the monitor's HTTPS dashboard, for admins' browsers.
+	Dashboard int `yaml:"dashboard"`
 }
 
 // Role is something a server does.

@@ -182,6 +182,7 @@ func (t *Topology) namedPorts() []namedPort {
 		{"ports.web", p.Web}, {"ports.app", p.App}, {"ports.app_process", p.AppProcess},
 		{"ports.admin", p.Admin}, {"ports.mysql", p.MySQL}, {"ports.galera", p.Galera},
 		{"ports.ist", p.IST}, {"ports.sst", p.SST}, {"ports.ssh", p.SSH},
+		{"ports.dashboard", p.Dashboard},
 	}
 }
 
