@@ -18,9 +18,9 @@ const Table = "rampart"
 // setName is the named set of a rule's sources for one address family.
 func setName(r Rule, v6 bool) string {
 	if v6 {
-		return fmt.Sprintf("from_%s_v6", r.Service)
+		return fmt.Sprintf("from_%s_%d_v6", r.Service, r.Port)
 	}
-	return fmt.Sprintf("from_%s_v4", r.Service)
+	return fmt.Sprintf("from_%s_%d_v4", r.Service, r.Port)
 }
 
 // Script renders the ruleset as one nft transaction that replaces the

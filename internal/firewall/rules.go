@@ -53,16 +53,25 @@ func For(t *topology.Topology, server string) (Ruleset, error) {
 		return Ruleset{}, fmt.Errorf("firewall: no server %q", server)
 	}
 	rs := Ruleset{Server: s.Name, Bans: s.Has(topology.RoleLB)}
-	index := map[topology.Service]int{}
-	for _, f := range t.FlowsTo(server, "") {
-		i, ok := index[f.Service]
+	// One rule per port: the roles' flows, then what firewall.open adds.
+	index := map[int]int{}
+	flows := t.FlowsTo(server, "")
+	for _, f := range t.ExtraFlows() {
+		if f.To == server {
+			flows = append(flows, f)
+		}
+	}
+	for _, f := range flows {
+		i, ok := index[f.Port]
 		if !ok {
 			i = len(rs.Rules)
-			index[f.Service] = i
+			index[f.Port] = i
 			rs.Rules = append(rs.Rules, Rule{Service: f.Service, Port: f.Port})
 		}
 		r := &rs.Rules[i]
-		r.From = append(r.From, f.From)
+		if !slices.Contains(r.From, f.From) {
+			r.From = append(r.From, f.From)
+		}
 		switch f.From {
 		case topology.FromClients:
 			r.Any = true

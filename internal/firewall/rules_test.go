@@ -70,3 +70,33 @@ func TestScriptIsOneAtomicTableOfOurOwn(t *testing.T) {
 		t.Error("the script touches more than rampart's own table")
 	}
 }
+
+func TestFirewallOpenAddsOneRulePerPort(t *testing.T) {
+	topo, err := topology.Parse("rampart.yaml", []byte(`
+firewall:
+  admin_cidrs: [192.0.2.0/24]
+  open:
+    - {port: 5000, from: admins, to: [s-1], reason: debugger}
+    - {port: 5001, from: clients, to: [s-1], reason: legacy API}
+servers:
+  - {name: lb-1, address: 127.0.1.1, roles: [lb]}
+  - {name: s-1, address: 127.0.1.2, roles: [web, app]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := For(topo, "s-1")
+	if !rs.Allows(netip.MustParseAddr("192.0.2.9"), 5000) || rs.Allows(netip.MustParseAddr("198.51.100.1"), 5000) {
+		t.Error("port 5000 should be open to admins only")
+	}
+	if !rs.Allows(netip.MustParseAddr("198.51.100.1"), 5001) {
+		t.Error("port 5001 should be open to anyone")
+	}
+	lb, _ := For(topo, "lb-1")
+	if lb.Allows(netip.MustParseAddr("192.0.2.9"), 5000) {
+		t.Error("the open port leaked to a server it does not name")
+	}
+	if !strings.Contains(rs.Script(), "from_extra_5000_v4") {
+		t.Error("each extra port needs its own set")
+	}
+}

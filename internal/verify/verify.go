@@ -97,7 +97,7 @@ func Run(ctx context.Context, s Site) (*Report, error) {
 		topology.ServiceMySQL, topology.ServiceGalera, topology.ServiceIST, topology.ServiceSST, topology.ServiceAdmin, topology.ServiceSSH} {
 		servicePort[t.Port(svc)] = svc
 	}
-	flows := t.Flows()
+	flows := append(t.Flows(), t.ExtraFlows()...)
 	// A source is an admin when its address is in admin_cidrs; every
 	// source is a client, since clients are anyone on the network.
 	isAdmin := map[string]bool{}
