@@ -20,7 +20,7 @@ const (
 
 // setupFirewall enforces the server's ruleset before any listener serves.
 func (n *Node) setupFirewall() error {
-	if !n.topo.FirewallEnabled() || n.cfg.Firewall == FirewallOff {
+	if !n.topo.Firewalled(n.server) || n.cfg.Firewall == FirewallOff {
 		n.log.Warn("firewall disabled: every port this server listens on is open to anyone")
 		return nil
 	}
