@@ -56,11 +56,22 @@ func FormatClientCert(c *x509.Certificate) string {
 	return fmt.Sprintf("subject=%q; sha256=%s", c.Subject.String(), hex.EncodeToString(sum[:]))
 }
 
+// DeleteClientCert removes every header that a backend could read as
+// ClientCert: CGI, WSGI, Rack and PHP read X_Rampart_Client_Cert the same
+// as X-Rampart-Client-Cert, so any spelling with underscores goes too.
+func DeleteClientCert(h http.Header) {
+	for k := range h {
+		if strings.EqualFold(strings.ReplaceAll(k, "_", "-"), ClientCert) {
+			delete(h, k)
+		}
+	}
+}
+
 // SetClientCert replaces any ClientCert header with the verified peer
 // certificate of r, if r came over TLS with one. The lb calls it on every
 // client request, so a header sent by a client is always dropped.
 func SetClientCert(r *http.Request) {
-	r.Header.Del(ClientCert)
+	DeleteClientCert(r.Header)
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
 		r.Header.Set(ClientCert, FormatClientCert(r.TLS.VerifiedChains[0][0]))
 	}
@@ -71,6 +82,6 @@ func SetClientCert(r *http.Request) {
 // header survives only along an unbroken chain of mTLS hops.
 func KeepClientCert(r *http.Request) {
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
-		r.Header.Del(ClientCert)
+		DeleteClientCert(r.Header)
 	}
 }

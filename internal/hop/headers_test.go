@@ -29,3 +29,19 @@ func TestClientCertHeaderIsDroppedWithoutVerifiedPeer(t *testing.T) {
 		t.Fatalf("internal hop kept a header from a plaintext peer: %q", v)
 	}
 }
+
+func TestClientCertHeaderSpelledWithUnderscoresIsDropped(t *testing.T) {
+	for _, name := range []string{"X_Rampart_Client_Cert", "x-rampart_client-cert", "X-RAMPART-CLIENT-CERT"} {
+		r, _ := http.NewRequest("GET", "/", nil)
+		r.Header[name] = []string{`subject="CN=forged"`}
+		SetClientCert(r)
+		if len(r.Header) != 0 {
+			t.Errorf("%s survived the lb: %v", name, r.Header)
+		}
+		r.Header[name] = []string{`subject="CN=forged"`}
+		KeepClientCert(r)
+		if len(r.Header) != 0 {
+			t.Errorf("%s survived an internal hop: %v", name, r.Header)
+		}
+	}
+}

@@ -32,7 +32,7 @@ func (l *LB) rewrite(pr *httputil.ProxyRequest) {
 	if l.forwardClientCert {
 		hop.SetClientCert(pr.Out) // replaces any client-sent value
 	} else {
-		pr.Out.Header.Del(hop.ClientCert)
+		hop.DeleteClientCert(pr.Out.Header)
 	}
 }
 
