@@ -9,8 +9,7 @@ import (
 	"time"
 )
 
-// Banner drops a client's traffic for a while: in the kernel (NftBans) or
-// in the Guard (Bans).
+// Banner drops a client's traffic for a while in the kernel (NftBans).
 type Banner interface {
 	Ban(ctx context.Context, addr netip.Addr, d time.Duration) error
 }
@@ -36,21 +35,28 @@ func NewBans(log *slog.Logger) *Bans {
 	return &Bans{until: map[netip.Addr]time.Time{}, Log: log}
 }
 
-// Ban refuses addr for d.
-func (b *Bans) Ban(ctx context.Context, addr netip.Addr, d time.Duration) error {
+// Ban refuses addr for d; why is logged. The kernel's ban, when there is
+// one, is made in the background, off the request path.
+func (b *Bans) Ban(ctx context.Context, addr netip.Addr, d time.Duration, why string) {
 	addr = addr.Unmap()
 	b.mu.Lock()
 	_, already := b.until[addr]
 	b.until[addr] = time.Now().Add(d)
 	b.mu.Unlock()
-	if !already {
-		b.total.Add(1)
-		b.Log.Warn("client banned", "client", addr, "for", d)
+	if already {
+		return
 	}
+	b.total.Add(1)
+	b.Log.Warn("client banned", "client", addr, "for", d, "limit", why)
 	if b.Kernel != nil {
-		return b.Kernel.Ban(ctx, addr, d)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := b.Kernel.Ban(ctx, addr, d); err != nil {
+				b.Log.Error("kernel ban failed; the userspace ban holds", "client", addr, "err", err)
+			}
+		}()
 	}
-	return nil
 }
 
 // Banned reports whether addr is banned now, expiring its ban if it is due.

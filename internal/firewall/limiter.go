@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,11 +23,12 @@ type Limits struct {
 	BanFor time.Duration
 }
 
-// Limiter enforces Limits per client address, banning clients that exceed
-// them through a Banner.
+// Limiter enforces Limits per client address. A client over a limit is
+// banned; a banned client is refused at accept and, on a connection it
+// already holds, answered 429 and disconnected.
 type Limiter struct {
 	limits Limits
-	ban    Banner
+	bans   *Bans
 	log    *slog.Logger
 
 	mu      sync.Mutex
@@ -40,8 +42,8 @@ type client struct {
 	seen  time.Time
 }
 
-// NewLimiter returns a limiter that bans through ban.
-func NewLimiter(l Limits, ban Banner, log *slog.Logger) *Limiter {
+// NewLimiter returns a limiter that bans through bans.
+func NewLimiter(l Limits, bans *Bans, log *slog.Logger) *Limiter {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -51,7 +53,7 @@ func NewLimiter(l Limits, ban Banner, log *slog.Logger) *Limiter {
 	if l.BanFor <= 0 {
 		l.BanFor = time.Minute
 	}
-	return &Limiter{limits: l, ban: ban, log: log, clients: map[netip.Addr]*client{}}
+	return &Limiter{limits: l, bans: bans, log: log, clients: map[netip.Addr]*client{}}
 }
 
 // Exceeded returns how many times a client went over a limit.
@@ -70,32 +72,48 @@ func (l *Limiter) get(a netip.Addr) *client {
 	return c
 }
 
+// exceed bans a client that went over a limit, once: requests that race
+// in before the ban holds neither log nor ban again.
 func (l *Limiter) exceed(a netip.Addr, what string) {
 	l.over.Add(1)
-	l.log.Warn("client over the limit", "client", a, "limit", what)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := l.ban.Ban(ctx, a, l.limits.BanFor); err != nil {
-		l.log.Error("ban failed", "client", a, "err", err)
+	if l.bans.Banned(a) {
+		return
 	}
+	l.bans.Ban(context.Background(), a, l.limits.BanFor, what)
+}
+
+func (l *Limiter) off() bool {
+	return l.limits.RequestsPerSecond <= 0 && l.limits.ConnectionsPerClient <= 0
 }
 
 // Handler answers 429 and bans a client that exceeds the request rate.
 func (l *Limiter) Handler(next http.Handler) http.Handler {
-	if l.limits.RequestsPerSecond <= 0 {
+	if l.off() {
 		return next
+	}
+	refuse := func(w http.ResponseWriter) {
+		w.Header().Set("Retry-After", fmt.Sprint(int(l.limits.BanFor.Seconds())))
+		w.Header().Set("Connection", "close") // HTTP/1.1: end the kept-alive connection
+		http.Error(w, "too many requests", http.StatusTooManyRequests)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ap, err := netip.ParseAddrPort(r.RemoteAddr)
-		if err == nil {
-			a := ap.Addr().Unmap()
+		if err != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		a := ap.Addr().Unmap()
+		if l.bans.Banned(a) {
+			refuse(w)
+			return
+		}
+		if l.limits.RequestsPerSecond > 0 {
 			l.mu.Lock()
 			ok := l.get(a).rate.Allow()
 			l.mu.Unlock()
 			if !ok {
 				l.exceed(a, "requests per second")
-				w.Header().Set("Retry-After", "60")
-				http.Error(w, "too many requests", http.StatusTooManyRequests)
+				refuse(w)
 				return
 			}
 		}
@@ -106,7 +124,7 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 // Listener refuses, and bans, a client that opens more connections than
 // allowed at once.
 func (l *Limiter) Listener(ln net.Listener) net.Listener {
-	if l.limits.ConnectionsPerClient <= 0 {
+	if l.off() {
 		return ln
 	}
 	return &limitedListener{Listener: ln, l: l}
@@ -148,6 +166,13 @@ func (ll *limitedListener) Accept() (net.Conn, error) {
 			return c, nil
 		}
 		a := ap.Addr().Unmap()
+		if ll.l.bans.Banned(a) {
+			abort(c)
+			continue
+		}
+		if ll.l.limits.ConnectionsPerClient <= 0 {
+			return c, nil
+		}
 		ll.l.mu.Lock()
 		cl := ll.l.get(a)
 		over := cl.conns >= ll.l.limits.ConnectionsPerClient
