@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 
+	"github.com/rampart-dev/rampart/internal/cluster"
 	"github.com/rampart-dev/rampart/internal/firewall"
+	"github.com/rampart-dev/rampart/internal/topology"
 )
 
 // runFirewall is `rampart firewall show NAME`: the server's rules as
@@ -25,12 +27,14 @@ func runFirewall(args []string) error {
 		return errors.New("usage: rampart firewall show NAME [-f FILE | --preset P | --state DIR]")
 	}
 	name := pos[1]
-	t, ns, err := runningSite(site.state)
-	if site.file != "" || site.preset != "" || err != nil {
-		ns = nil
-		if t, err = site.load("seed"); err != nil {
+	var t *topology.Topology
+	var ns *cluster.Netns
+	if site.file != "" || site.preset != "" {
+		if t, err = site.load(""); err != nil {
 			return err
 		}
+	} else if t, ns, err = runningSite(site.state); err != nil {
+		return fmt.Errorf("%w; or name a topology with -f FILE or --preset NAME", err)
 	}
 	rs, err := firewall.For(t, name)
 	if err != nil {

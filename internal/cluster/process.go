@@ -29,6 +29,12 @@ type process struct {
 }
 
 func (p *process) start() error {
+	p.mu.Lock()
+	stopping := p.stopping
+	p.mu.Unlock()
+	if stopping {
+		return nil // a restart that lost the race with shutdown
+	}
 	if err := os.MkdirAll(filepath.Dir(p.logPath), 0o755); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/rampart-dev/rampart/internal/monitor"
 	"github.com/rampart-dev/rampart/internal/node"
 	"github.com/rampart-dev/rampart/internal/pki"
 	"github.com/rampart-dev/rampart/internal/topology"
@@ -118,6 +119,10 @@ func Up(ctx context.Context, o Options) error {
 		site.procs[s.Name] = p
 	}
 	if err := waitHealthy(ctx, o, site, procs); err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(o.Out, "\nrampart up: stopped while starting")
+			return nil // the user asked to stop
+		}
 		return err
 	}
 	for _, p := range procs {
@@ -144,7 +149,8 @@ func prepare(o Options) (*Site, error) {
 	}
 	sitePath := filepath.Join(o.StateDir, "site.yaml")
 	header := fmt.Sprintf("# Written by `rampart up` from %s; every server runs from this file.\n", o.Topology.Source)
-	if err := os.WriteFile(sitePath, append([]byte(header), data...), 0o644); err != nil {
+	// 0600: app.env may hold secrets.
+	if err := os.WriteFile(sitePath, append([]byte(header), data...), 0o600); err != nil {
 		return nil, err
 	}
 	// Parse again: the file the servers read must be valid as written.
@@ -340,6 +346,9 @@ func printSite(out io.Writer, site *Site) {
 	fmt.Fprintf(out, "  CA        %s\n", site.CAPath)
 	fmt.Fprintf(out, "  try       curl --resolve %s:%d:%s --cacert %s %s\n",
 		t.Site.Domain, t.Site.HTTPSPort, lbs[0].Address, site.CAPath, site.URL)
+	if url, mon, ok := monitor.DashboardURL(t, site.CA); ok {
+		fmt.Fprintf(out, "  dashboard %s (%s; the token after #token= logs in)\n", url, mon)
+	}
 	fmt.Fprintf(out, "  logs      %s\n", filepath.Join(filepath.Dir(site.SitePath), "logs"))
 	fmt.Fprintf(out, "Press Ctrl-C to stop.\n")
 }

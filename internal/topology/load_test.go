@@ -106,6 +106,10 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			"rampart.yaml:2: tls.certificate.cert_file: is required when source is files"},
 		{"no lb", "servers:\n  - name: a\n    address: 127.0.1.1\n    roles: [web, app]\n",
 			"rampart.yaml:1: servers: the site needs a server with the lb role to answer clients"},
+		{"health path that would shadow the site", "lb:\n  health: {path: /}\n" + minimal,
+			`rampart.yaml:2: lb.health.path: "/" must be a plain path below / such as /healthz`},
+		{"unspecified address", strings.Replace(minimal, "127.0.1.2", "0.0.0.0", 1),
+			`rampart.yaml:7: servers[1].address: 0.0.0.0 cannot be a server's address (it must name one host)`},
 		{"empty", "", "rampart.yaml: the file is empty; start from `rampart init --preset seed`"},
 	}
 	for _, c := range cases {

@@ -11,6 +11,7 @@ import (
 
 var (
 	hostnameRE   = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	healthPathRE = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)+$`)
 	serverNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
@@ -102,8 +103,8 @@ func (t *Topology) validateLB(v *validator) {
 		v.errorf("lb.limits", "limits must not be negative (0 means no limit)")
 	}
 	h := t.LB.Health
-	if !strings.HasPrefix(h.Path, "/") {
-		v.errorf("lb.health.path", "must start with /")
+	if !healthPathRE.MatchString(h.Path) {
+		v.errorf("lb.health.path", "%q must be a plain path below / such as /healthz", h.Path)
 	}
 	if h.Interval <= 0 || h.Timeout <= 0 {
 		v.errorf("lb.health", "interval and timeout must be positive")
@@ -204,6 +205,8 @@ func (t *Topology) validateServers(v *validator) {
 		a, err := netip.ParseAddr(s.Address)
 		if err != nil {
 			v.errorf(key+".address", "%q is not an IP address", s.Address)
+		} else if a.IsUnspecified() || a.IsMulticast() || a.Zone() != "" {
+			v.errorf(key+".address", "%s cannot be a server's address (it must name one host)", a)
 		} else if other, dup := addrs[a.String()]; dup {
 			v.errorf(key+".address", "%s is already the address of %s", a, other)
 		} else {

@@ -284,7 +284,8 @@ func (s Site) probe(ctx context.Context, src string, targets []Target) ([]Result
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			return nil, fmt.Errorf("probe from %s: %v: %s", src, err, strings.TrimSpace(stderr.String()))
+			msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
+			return nil, fmt.Errorf("probe from %s: %v: %s", src, err, msg)
 		}
 		var results []Result
 		if err := json.Unmarshal(out, &results); err != nil {
