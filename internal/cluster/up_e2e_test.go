@@ -414,4 +414,7 @@ func TestLoopbackFirewallRefusesUndeclaredSources(t *testing.T) {
 	if doc.Firewall.Backend != "userspace" || doc.Firewall.Refused[fmt.Sprint(topo.Ports.Web)] < 1 {
 		t.Errorf("firewall status %+v: want userspace with a refusal on the web port", doc.Firewall)
 	}
+	if out, err := runVerify(t, r.state); err != nil || !strings.Contains(out, "verify: PASS") {
+		t.Errorf("verify in loopback mode failed (%v):\n%s", err, out)
+	}
 }

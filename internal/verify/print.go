@@ -72,7 +72,7 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "health: %s\n", strings.Join(health, ", "))
 	notes := map[string]bool{}
 	for _, c := range r.Checks {
-		if c.Note != "" && c.Problem == "" && !notes[c.Note] && c.Service == "" {
+		if c.Note != "" && c.Problem == "" && !notes[c.Note] && (c.Service == "" || c.hostWide) {
 			notes[c.Note] = true
 			fmt.Fprintf(w, "note: port %d: %s\n", c.Port, c.Note)
 		}

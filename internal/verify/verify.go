@@ -48,6 +48,9 @@ type Check struct {
 	Problem string
 	// Note explains a passed check that a reader may wonder about.
 	Note string
+	// hostWide is true in loopback mode when what listens on the port is
+	// bound to every address: a service of the host, not of the site.
+	hostWide bool
 }
 
 // Report is the outcome of a verify run.
@@ -131,13 +134,26 @@ func Run(ctx context.Context, s Site) (*Report, error) {
 	// Every destination is probed on every service port and on whatever
 	// else it is found listening on, so a port opened by hand is seen.
 	ports := map[string][]int{}
+	hostWide := map[string]map[int]bool{}
 	for _, dst := range t.Servers {
 		set := map[int]bool{}
 		for p := range servicePort {
 			set[p] = true
 		}
+		own, wide := map[int]bool{}, map[int]bool{}
 		for _, ap := range s.listeners(dst) {
 			set[int(ap.Port())] = true
+			if ap.Addr().IsUnspecified() {
+				wide[int(ap.Port())] = true
+			} else {
+				own[int(ap.Port())] = true
+			}
+		}
+		hostWide[dst.Name] = map[int]bool{}
+		for p := range wide {
+			if !own[p] && s.Namespaces == nil {
+				hostWide[dst.Name][p] = true
+			}
 		}
 		for p := range set {
 			ports[dst.Name] = append(ports[dst.Name], p)
@@ -158,7 +174,7 @@ func Run(ctx context.Context, s Site) (*Report, error) {
 			}
 			for _, p := range ports[dst.Name] {
 				f, ok := declared(src, dst.Name, p)
-				c := Check{From: src, To: dst.Name, Port: p, Service: servicePort[p], Declared: ok}
+				c := Check{From: src, To: dst.Name, Port: p, Service: servicePort[p], Declared: ok, hostWide: hostWide[dst.Name][p]}
 				tg := Target{Addr: dst.HostPort(p)}
 				tg.Plaintext = ok && slices.Contains(served, f.Service)
 				checks = append(checks, c)
@@ -234,6 +250,8 @@ func (s Site) judge(c *Check, f topology.Flow) {
 		} else {
 			c.Note = "allowed; nothing listens here"
 		}
+	case !c.Declared && r.Outcome == Open && c.hostWide:
+		c.Note = "a service of this host listens on every address; loopback mode cannot tell it from the site's (use --isolation netns)"
 	case !c.Declared && r.Outcome == Open:
 		c.Problem = "open, but no flow declares it (a hole)"
 		if !nft && c.Service == "" && c.Port == s.Topology.Ports.AppProcess {
