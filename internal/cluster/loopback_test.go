@@ -33,3 +33,15 @@ servers:
 		t.Errorf("root: https port %d, want 443", topo.Site.HTTPSPort)
 	}
 }
+
+func TestRemoveRefusesNamesRampartDoesNotMake(t *testing.T) {
+	for _, ns := range []*Netns{
+		{Bridge: "docker0"},
+		{Bridge: "rpbr7", Namespaces: map[string]string{"web": "production"}},
+		{Bridge: "rpbr7", Veths: []string{"eth0"}},
+	} {
+		if _, err := ns.Remove(t.TempDir()); err == nil {
+			t.Errorf("Remove accepted %+v", ns)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/rampart-dev/rampart/internal/topology"
@@ -38,7 +39,7 @@ func PlanNetns(t *topology.Topology, stateDir string) (*Netns, []string, error) 
 	n := -1
 	for i := 0; i < 250; i++ {
 		c := (start+i-1)%250 + 1
-		if !linkExists(bridgeName(c)) {
+		if !linkExists(bridgeName(c)) && !namespacesExist(c) {
 			n = c
 			break
 		}
@@ -68,6 +69,38 @@ func PlanNetns(t *topology.Topology, stateDir string) (*Netns, []string, error) 
 }
 
 func bridgeName(n int) string { return fmt.Sprintf("rpbr%d", n) }
+
+// namespacesExist reports whether any namespace of subnet n is left.
+func namespacesExist(n int) bool {
+	m, _ := filepath.Glob(fmt.Sprintf("/run/netns/rp%d-*", n))
+	return len(m) > 0
+}
+
+// Names rampart gives what it creates; Remove touches nothing else.
+var (
+	bridgeRE    = regexp.MustCompile(`^rpbr[0-9]{1,3}$`)
+	namespaceRE = regexp.MustCompile(`^rp[0-9]{1,3}-[a-z0-9-]+$`)
+	vethRE      = regexp.MustCompile(`^rp[0-9]{1,3}v[0-9]+$`)
+)
+
+// ours checks that every name in ns is one rampart would have made, so a
+// tampered netns.json cannot make `down` remove someone else's network.
+func (ns *Netns) ours() error {
+	if !bridgeRE.MatchString(ns.Bridge) {
+		return fmt.Errorf("netns: %q is not a bridge rampart makes; refusing to remove it", ns.Bridge)
+	}
+	for _, name := range ns.Namespaces {
+		if !namespaceRE.MatchString(name) {
+			return fmt.Errorf("netns: %q is not a namespace rampart makes; refusing to remove it", name)
+		}
+	}
+	for _, v := range ns.Veths {
+		if !vethRE.MatchString(v) {
+			return fmt.Errorf("netns: %q is not a veth rampart makes; refusing to remove it", v)
+		}
+	}
+	return nil
+}
 
 func linkExists(name string) bool {
 	_, err := os.Stat(filepath.Join("/sys/class/net", name))
@@ -103,35 +136,57 @@ func (ns *Netns) Create(t *topology.Topology, stateDir string) (err error) {
 	if err := os.WriteFile(filepath.Join(stateDir, netnsFile), data, 0o644); err != nil {
 		return err
 	}
+	// Each step that succeeds pushes its undo, so a failure removes only
+	// what this call made, never a namespace or bridge of another site.
+	var undo []func()
 	defer func() {
 		if err != nil {
-			ns.Remove(stateDir)
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+			os.Remove(filepath.Join(stateDir, netnsFile))
 		}
 	}()
+	step := func(reverse []string, args ...string) error {
+		if err := ip(args...); err != nil {
+			return fmt.Errorf("netns: %w", err)
+		}
+		if reverse != nil {
+			undo = append(undo, func() { ip(reverse...) })
+		}
+		return nil
+	}
 	prefix := strings.TrimSuffix(ns.Subnet, ".0/24")
-	steps := [][]string{
-		{"link", "add", ns.Bridge, "type", "bridge"},
-		{"addr", "add", ns.HostAddr + "/24", "dev", ns.Bridge},
-		{"link", "set", ns.Bridge, "up"},
+	if err := step([]string{"link", "del", ns.Bridge}, "link", "add", ns.Bridge, "type", "bridge"); err != nil {
+		return err
+	}
+	if err := step(nil, "addr", "add", ns.HostAddr+"/24", "dev", ns.Bridge); err != nil {
+		return err
+	}
+	if err := step(nil, "link", "set", ns.Bridge, "up"); err != nil {
+		return err
 	}
 	for i, s := range t.Servers {
 		name, host := ns.Namespaces[s.Name], ns.Veths[i]
 		peer := host + "p"
-		steps = append(steps,
-			[]string{"netns", "add", name},
-			[]string{"link", "add", host, "type", "veth", "peer", "name", peer},
-			[]string{"link", "set", host, "master", ns.Bridge},
-			[]string{"link", "set", host, "up"},
-			[]string{"link", "set", peer, "netns", name},
-			[]string{"-n", name, "link", "set", peer, "name", "eth0"},
-			[]string{"-n", name, "addr", "add", fmt.Sprintf("%s.%d/24", prefix, i+2), "dev", "eth0"},
-			[]string{"-n", name, "link", "set", "eth0", "up"},
-			[]string{"-n", name, "link", "set", "lo", "up"},
-		)
-	}
-	for _, step := range steps {
-		if err := ip(step...); err != nil {
-			return fmt.Errorf("netns: %w", err)
+		if err := step([]string{"netns", "del", name}, "netns", "add", name); err != nil {
+			return err
+		}
+		if err := step([]string{"link", "del", host}, "link", "add", host, "type", "veth", "peer", "name", peer); err != nil {
+			return err
+		}
+		for _, args := range [][]string{
+			{"link", "set", host, "master", ns.Bridge},
+			{"link", "set", host, "up"},
+			{"link", "set", peer, "netns", name},
+			{"-n", name, "link", "set", peer, "name", "eth0"},
+			{"-n", name, "addr", "add", fmt.Sprintf("%s.%d/24", prefix, i+2), "dev", "eth0"},
+			{"-n", name, "link", "set", "eth0", "up"},
+			{"-n", name, "link", "set", "lo", "up"},
+		} {
+			if err := step(nil, args...); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -146,6 +201,9 @@ func (ns *Netns) Exec(server string, args ...string) []string {
 // it) and the record. It ends any process still inside a namespace: they
 // are all rampart's. It returns what it removed.
 func (ns *Netns) Remove(stateDir string) (removed []string, err error) {
+	if err := ns.ours(); err != nil {
+		return nil, err
+	}
 	var errs []error
 	for _, name := range ns.Namespaces {
 		if _, statErr := os.Stat(filepath.Join("/run/netns", name)); statErr != nil {
