@@ -111,6 +111,11 @@ func loadPair(certPath, keyPath string) (*x509.Certificate, *ecdsa.PrivateKey, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", keyPath, err)
 	}
+	// A crash between writing the key and the certificate leaves a pair
+	// that does not match; callers then issue a new one.
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, nil, fmt.Errorf("%s does not match the key in %s", certPath, keyPath)
+	}
 	return cert, key, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -121,4 +123,32 @@ func TestCertificatesAreReusedAndRenewed(t *testing.T) {
 	if _, err := c.Server.Leaf.Verify(x509Opts(ca)); err != nil {
 		t.Errorf("leaf does not verify: %v", err)
 	}
+}
+
+func TestAMismatchedPairOnDiskIsReissued(t *testing.T) {
+	dir := t.TempDir()
+	ca, _ := OpenCA(dir, "www.foobar.com")
+	ca.ServerIdentity("web-1", nil)
+	ca.ServerIdentity("web-2", nil)
+	// As if a crash came between writing web-1's new key and its certificate.
+	key, _ := os.ReadFile(filepath.Join(dir, "web-2.server.key"))
+	os.WriteFile(filepath.Join(dir, "web-1.server.key"), key, 0o600)
+	id, err := ca.ServerIdentity("web-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tls.X509KeyPair(pemOf(t, dir, "web-1.server.crt"), pemOf(t, dir, "web-1.server.key")); err != nil {
+		t.Fatalf("the pair on disk still does not match: %v", err)
+	}
+	if id.Server.Leaf.Subject.CommonName != "web-1" {
+		t.Fatal("wrong certificate")
+	}
+}
+
+func pemOf(t *testing.T, dir, name string) []byte {
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
