@@ -1,13 +1,17 @@
 package pki
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 )
 
 // AdminIdentity is the identity of the operator's tools (`up`, `status`,
@@ -17,12 +21,16 @@ const AdminIdentity = "admin"
 // ServerID returns the identity of the server named name.
 func ServerID(name string) string { return "server/" + name }
 
-// Identity is one server's pair of certificates.
+// Identity is one server's pair of certificates. Run renews them while the
+// server runs; the TLS configs always present the current ones.
 type Identity struct {
 	Name   string
-	Server tls.Certificate // presented by its listeners
-	Client tls.Certificate // presented when it calls a peer
+	Server tls.Certificate // as first issued; presented by its listeners
+	Client tls.Certificate // as first issued; presented when it calls a peer
 	ca     *CA
+	addrs  []net.IP
+	server atomic.Pointer[tls.Certificate]
+	client atomic.Pointer[tls.Certificate]
 }
 
 // ServerIdentity returns the certificates of server name, whose listeners
@@ -37,7 +45,38 @@ func (ca *CA) ServerIdentity(name string, addrs []net.IP) (*Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Identity{Name: name, Server: server, Client: client, ca: ca}, nil
+	id := &Identity{Name: name, Server: server, Client: client, ca: ca, addrs: addrs}
+	id.server.Store(&server)
+	id.client.Store(&client)
+	return id, nil
+}
+
+// RenewCheck is how often a running server checks whether its
+// certificates are due for renewal.
+var RenewCheck = time.Hour
+
+// Run renews the identity's certificates when a third of their life is
+// left, until ctx ends. New handshakes use the new certificates at once.
+func (id *Identity) Run(ctx context.Context) error {
+	t := time.NewTicker(RenewCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		fresh, err := id.ca.ServerIdentity(id.Name, id.addrs)
+		if err != nil {
+			slog.Error("certificate renewal failed; will retry", "server", id.Name, "err", err)
+			continue
+		}
+		if !fresh.Server.Leaf.Equal(id.server.Load().Leaf) {
+			slog.Info("certificates renewed", "server", id.Name, "not_after", fresh.Server.Leaf.NotAfter)
+		}
+		id.server.Store(&fresh.Server)
+		id.client.Store(&fresh.Client)
+	}
 }
 
 // Admin returns the admin client certificate.
@@ -65,10 +104,12 @@ var ErrPeerNotAllowed = errors.New("peer not allowed")
 // allowed. Anyone else fails the handshake.
 func (id *Identity) ServerTLS(allowed []string) *tls.Config {
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{id.Server},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    id.ca.Pool,
+		MinVersion: tls.VersionTLS13,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return id.server.Load(), nil
+		},
+		ClientAuth: tls.RequireAndVerifyClientCert,
+		ClientCAs:  id.ca.Pool,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
 				return fmt.Errorf("%w: no client certificate", ErrPeerNotAllowed)
@@ -86,9 +127,11 @@ func (id *Identity) ServerTLS(allowed []string) *tls.Config {
 // against the site CA by its address, and this server's client certificate.
 func (id *Identity) ClientTLS() *tls.Config {
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{id.Client},
-		RootCAs:      id.ca.Pool,
+		MinVersion: tls.VersionTLS13,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return id.client.Load(), nil
+		},
+		RootCAs: id.ca.Pool,
 	}
 }
 

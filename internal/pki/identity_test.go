@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -151,4 +152,40 @@ func pemOf(t *testing.T, dir, name string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+func TestRunningIdentityPresentsRenewedCertificates(t *testing.T) {
+	dir := t.TempDir()
+	ca, _ := OpenCA(dir, "www.foobar.com")
+	loop := []net.IP{net.ParseIP("127.0.0.1")}
+	web, _ := ca.ServerIdentity("web-1", loop)
+	lb, _ := ca.ServerIdentity("lb-1", loop)
+	old := web.Server.Leaf
+	RenewCheck = 20 * time.Millisecond
+	defer func() { RenewCheck = time.Hour }()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go web.Run(ctx)
+	// Losing the files stands in for reaching the renewal age.
+	os.Remove(filepath.Join(dir, "web-1.server.crt"))
+	deadline := time.Now().Add(2 * time.Second)
+	for web.server.Load().Leaf.Equal(old) {
+		if time.Now().After(deadline) {
+			t.Fatal("the certificate was not renewed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	addr, serverErrs := listen(t, web.ServerTLS([]string{ServerID("lb-1")}))
+	cfg := lb.ClientTLS()
+	cfg.ServerName = "127.0.0.1"
+	conn, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := conn.ConnectionState().PeerCertificates[0]
+	conn.Close()
+	<-serverErrs
+	if got.Equal(old) {
+		t.Fatal("handshakes still present the old certificate")
+	}
 }

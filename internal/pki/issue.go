@@ -21,6 +21,9 @@ type Usage int
 const (
 	ServerAuth Usage = iota
 	ClientAuth
+	// PeerAuth is for a server whose one certificate both accepts and opens
+	// connections, such as a Galera node: OpenSSL checks each end's purpose.
+	PeerAuth
 )
 
 // Leaf describes a certificate to issue.
@@ -56,9 +59,12 @@ func (ca *CA) Issue(l Leaf) (tls.Certificate, error) {
 		DNSNames:     l.DNSNames,
 		IPAddresses:  l.IPs,
 	}
-	if l.Usage == ServerAuth {
+	switch l.Usage {
+	case ServerAuth:
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	} else {
+	case PeerAuth:
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	default:
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	}
 	if l.Identity != "" {

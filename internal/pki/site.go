@@ -3,6 +3,9 @@ package pki
 import (
 	"context"
 	"crypto/tls"
+	"log/slog"
+	"sync/atomic"
+	"time"
 )
 
 // SiteCertificate is the site's public certificate, whatever its source.
@@ -13,23 +16,44 @@ type SiteCertificate interface {
 	Run(ctx context.Context) error
 }
 
-// staticCertificate is a certificate that never changes while running.
-type staticCertificate struct{ cert tls.Certificate }
-
-func (s *staticCertificate) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	return &s.cert, nil
+// caSiteCertificate is the site's certificate from the private CA,
+// renewed while it runs.
+type caSiteCertificate struct {
+	ca   *CA
+	leaf Leaf
+	cur  atomic.Pointer[tls.Certificate]
 }
 
-func (s *staticCertificate) Run(ctx context.Context) error {
-	<-ctx.Done()
-	return nil
+func (c *caSiteCertificate) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return c.cur.Load(), nil
+}
+
+func (c *caSiteCertificate) Run(ctx context.Context) error {
+	t := time.NewTicker(RenewCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		cert, err := c.ca.Issue(c.leaf)
+		if err != nil {
+			slog.Error("site certificate renewal failed; will retry", "err", err)
+			continue
+		}
+		c.cur.Store(&cert)
+	}
 }
 
 // SiteFromCA issues the site's certificate for domain from the private CA.
 func (ca *CA) SiteFromCA(domain string) (SiteCertificate, error) {
-	cert, err := ca.Issue(Leaf{File: "site", Usage: ServerAuth, Subject: domain, DNSNames: []string{domain}})
+	leaf := Leaf{File: "site", Usage: ServerAuth, Subject: domain, DNSNames: []string{domain}}
+	cert, err := ca.Issue(leaf)
 	if err != nil {
 		return nil, err
 	}
-	return &staticCertificate{cert: cert}, nil
+	c := &caSiteCertificate{ca: ca, leaf: leaf}
+	c.cur.Store(&cert)
+	return c, nil
 }
