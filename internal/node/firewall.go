@@ -45,6 +45,9 @@ func (n *Node) setupFirewall() error {
 			return fmt.Errorf("%s: firewall: %w", n.server.Name, err)
 		}
 		n.bans.Kernel = firewall.NftBans{}
+		if len(n.topo.Firewall.AdminCIDRs) == 0 {
+			n.log.Warn("firewall: firewall.admin_cidrs is empty, so SSH and the admin endpoint are closed to every host but the monitor; list your admin networks to keep a way in")
+		}
 		n.cleanup = append(n.cleanup, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
