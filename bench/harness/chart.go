@@ -1,0 +1,98 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// peerColors keeps each peer's colour the same in every panel.
+var peerColors = map[string]int{
+	PeerHAProxy:          0x1f77b4,
+	PeerNginx:            0x2ca02c,
+	PeerCaddy:            0x9467bd,
+	PeerRampart:          0xd62728,
+	PeerRampartReencrypt: 0xff7f0e,
+}
+
+// ChartScript returns a gnuplot script that draws one bar panel of median
+// req/s per scenario, and for keep-alive one of p99 latency and one of the
+// proxy's CPU time per request, into png.
+func ChartScript(png, subtitle string, scenarios []Scenario, sums []Summary) string {
+	var b strings.Builder
+	panels := 0
+	for _, s := range scenarios {
+		if len(rowsOf(s.Name, sums)) > 0 {
+			panels++
+		}
+	}
+	keep := rowsOf("keepalive", sums)
+	if len(keep) > 0 {
+		panels += 2 // p99 and CPU per request
+	}
+	cols := min(3, max(panels, 1))
+	rows := (panels + cols - 1) / cols
+	fmt.Fprintf(&b, `set terminal pngcairo size %d,%d font "sans,10"
+set output %q
+set multiplot layout %d,%d title %q font "sans,13"
+set style fill solid 0.85 border -1
+set boxwidth 0.65
+set yrange [0:*]
+set offsets 0, 0, graph 0.12, 0
+set grid ytics
+unset key
+set xtics nomirror scale 0 font "sans,9"
+`, 500*cols, 420*rows+40, png, rows, cols, "rampart lb vs HAProxy, nginx, Caddy (medians over rounds)\n"+subtitle)
+	i := 0
+	bars := func(title, ylabel string, data []string, format string) {
+		fmt.Fprintf(&b, "$d%d << EOD\n%sEOD\n", i, strings.Join(data, ""))
+		fmt.Fprintf(&b, "set title %q\nset ylabel %q\nset xrange [-0.6:%f]\n", title, ylabel, float64(len(data))-0.4)
+		fmt.Fprintf(&b, "plot $d%[1]d using 0:2:3:xtic(1) with boxes lc rgb variable, $d%[1]d using 0:2:(sprintf(%[2]q, $2)) with labels offset 0,0.8\n", i, format)
+		i++
+	}
+	for _, s := range scenarios {
+		var data []string
+		for _, r := range rowsOf(s.Name, sums) {
+			data = append(data, fmt.Sprintf("%q %.1f %d\n", r.Peer, r.RPS, peerColors[r.Peer]))
+		}
+		if len(data) > 0 {
+			bars(s.Title, "requests/s", data, "%.0f")
+		}
+	}
+	if len(keep) > 0 {
+		var data []string
+		for _, r := range keep {
+			data = append(data, fmt.Sprintf("%q %.3f %d\n", r.Peer, float64(r.P99)/1e6, peerColors[r.Peer]))
+		}
+		bars("p99 latency, HTTPS keep-alive (lower is better)", "milliseconds", data, "%.2f")
+		data = nil
+		for _, r := range keep {
+			data = append(data, fmt.Sprintf("%q %.1f %d\n", r.Peer, float64(r.CPUPerReq)/1e3, peerColors[r.Peer]))
+		}
+		bars("proxy CPU per request, HTTPS keep-alive (lower is better)", "microseconds", data, "%.0f")
+	}
+	b.WriteString("unset multiplot\n")
+	return b.String()
+}
+
+func rowsOf(scenario string, sums []Summary) []Summary {
+	var out []Summary
+	for _, s := range sums {
+		if s.Scenario == scenario {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// DrawChart writes the script to script and runs gnuplot on it.
+func DrawChart(gnuplot, script, png, subtitle string, scenarios []Scenario, sums []Summary) error {
+	if err := os.WriteFile(script, []byte(ChartScript(png, subtitle, scenarios, sums)), 0o644); err != nil {
+		return err
+	}
+	if out, err := exec.Command(gnuplot, script).CombinedOutput(); err != nil {
+		return fmt.Errorf("gnuplot %s: %w: %s", script, err, lastLine(out))
+	}
+	return nil
+}

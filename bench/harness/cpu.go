@@ -1,0 +1,54 @@
+package harness
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// userHZ is the unit of utime and stime in /proc/PID/stat: USER_HZ, which
+// Linux fixes at 100 for user space on every architecture it reports to.
+const userHZ = 100
+
+// groupCPU returns the CPU time (user plus system) that the live processes
+// of process group pgid have used so far: a peer's master and workers, or
+// a Go process's threads. It is the figure that other work on a shared
+// machine disturbs least, since it counts only what the peer itself spent.
+func groupCPU(pgid int) time.Duration {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var ticks int64
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // the process ended meanwhile
+		}
+		if g, t, ok := parseStat(string(b)); ok && g == pgid {
+			ticks += t
+		}
+	}
+	return time.Duration(ticks) * time.Second / userHZ
+}
+
+// parseStat returns the process group and utime+stime in ticks from one
+// /proc/PID/stat line. The command name, in parentheses, may hold spaces,
+// so fields are counted from the last ')'.
+func parseStat(s string) (pgrp int, ticks int64, ok bool) {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state): pgrp is field 5, utime 14, stime 15.
+	if len(f) < 13 {
+		return 0, 0, false
+	}
+	g, err1 := strconv.Atoi(f[2])
+	u, err2 := strconv.ParseInt(f[11], 10, 64)
+	st, err3 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0, 0, false
+	}
+	return g, u + st, true
+}

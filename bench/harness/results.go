@@ -1,0 +1,292 @@
+package harness
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Sample is one measured load run.
+type Sample struct {
+	Round    int
+	Scenario string
+	Peer     string
+	Measurement
+}
+
+// Summary is the median of a peer's runs in one scenario.
+type Summary struct {
+	Scenario string
+	Peer     string
+	Runs     int
+	RPS      float64
+	P50, P99 time.Duration // zero when the tool reports no latency
+	Errors   int64         // over all runs
+	// CPUPerReq is the median CPU time the peer spent per request.
+	CPUPerReq time.Duration
+}
+
+// Summarize reduces runs to one median per (scenario, peer), in the order of
+// scenarios and their peers. The median, not the mean, so one run disturbed
+// by a neighbour on the shared machine does not move the figure.
+func Summarize(scenarios []Scenario, runs []Sample) []Summary {
+	var out []Summary
+	for _, s := range scenarios {
+		for _, p := range s.Peers {
+			var rps []float64
+			var p50, p99, cpu []time.Duration
+			var errs int64
+			for _, r := range runs {
+				if r.Scenario != s.Name || r.Peer != p {
+					continue
+				}
+				rps = append(rps, r.RPS)
+				p50 = append(p50, r.P50)
+				p99 = append(p99, r.P99)
+				cpu = append(cpu, r.CPUPerRequest())
+				errs += r.Errors
+			}
+			if len(rps) == 0 {
+				continue
+			}
+			out = append(out, Summary{Scenario: s.Name, Peer: p, Runs: len(rps),
+				RPS: median(rps), P50: median(p50), P99: median(p99), Errors: errs, CPUPerReq: median(cpu)})
+		}
+	}
+	return out
+}
+
+func median[T float64 | time.Duration](v []T) T {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// Ratio is the base peer's requests per second over another peer's.
+type Ratio struct {
+	Scenario   string
+	Base, Peer string
+	RPS        float64 // base / peer
+	BaseP99    time.Duration
+	PeerP99    time.Duration
+	BaseCPU    time.Duration // CPU per request
+	PeerCPU    time.Duration
+}
+
+// Ratios returns, for every scenario, its base's ratio to each other peer.
+func Ratios(scenarios []Scenario, sums []Summary) []Ratio {
+	find := func(s, p string) (Summary, bool) {
+		for _, x := range sums {
+			if x.Scenario == s && x.Peer == p {
+				return x, true
+			}
+		}
+		return Summary{}, false
+	}
+	var out []Ratio
+	for _, s := range scenarios {
+		base, ok := find(s.Name, s.Base)
+		if !ok {
+			continue
+		}
+		for _, p := range s.Peers {
+			if p == s.Base {
+				continue
+			}
+			if other, ok := find(s.Name, p); ok && other.RPS > 0 {
+				out = append(out, Ratio{Scenario: s.Name, Base: s.Base, Peer: p, RPS: base.RPS / other.RPS,
+					BaseP99: base.P99, PeerP99: other.P99, BaseCPU: base.CPUPerReq, PeerCPU: other.CPUPerReq})
+			}
+		}
+	}
+	return out
+}
+
+// WriteRunsCSV writes every run, one row each.
+func WriteRunsCSV(path string, runs []Sample) error {
+	rows := [][]string{{"round", "scenario", "peer", "requests", "seconds", "req_per_s", "p50_ms", "p99_ms", "errors", "cpu_seconds", "cpu_us_per_req"}}
+	for _, r := range runs {
+		rows = append(rows, []string{strconv.Itoa(r.Round), r.Scenario, r.Peer,
+			strconv.FormatFloat(r.Requests, 'f', 0, 64), strconv.FormatFloat(r.Elapsed.Seconds(), 'f', 3, 64),
+			strconv.FormatFloat(r.RPS, 'f', 1, 64), ms(r.P50), ms(r.P99), strconv.FormatInt(r.Errors, 10),
+			strconv.FormatFloat(r.CPU.Seconds(), 'f', 2, 64), us(r.CPUPerRequest())})
+	}
+	return writeCSV(path, rows)
+}
+
+// WriteSummaryCSV writes the medians and, for each, the base's ratio to it.
+func WriteSummaryCSV(path string, scenarios []Scenario, sums []Summary) error {
+	rows := [][]string{{"scenario", "peer", "runs", "req_per_s", "p50_ms", "p99_ms", "errors", "cpu_us_per_req", "base", "base_ratio"}}
+	ratios := Ratios(scenarios, sums)
+	for _, s := range sums {
+		base, ratio := "", ""
+		for _, r := range ratios {
+			if r.Scenario == s.Scenario && r.Peer == s.Peer {
+				base, ratio = r.Base, strconv.FormatFloat(r.RPS, 'f', 3, 64)
+			}
+		}
+		rows = append(rows, []string{s.Scenario, s.Peer, strconv.Itoa(s.Runs), strconv.FormatFloat(s.RPS, 'f', 1, 64),
+			ms(s.P50), ms(s.P99), strconv.FormatInt(s.Errors, 10), us(s.CPUPerReq), base, ratio})
+	}
+	return writeCSV(path, rows)
+}
+
+func writeCSV(path string, rows [][]string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	w.WriteAll(rows)
+	if err := w.Error(); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// ms renders a latency in milliseconds for CSV; empty when unknown.
+func ms(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(float64(d)/1e6, 'f', 3, 64)
+}
+
+// us renders a duration in microseconds for CSV; empty when unknown.
+func us(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(float64(d)/1e3, 'f', 1, 64)
+}
+
+// human renders a latency for the table.
+func human(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "-"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0fus", float64(d)/1e3)
+	case d < time.Second:
+		return fmt.Sprintf("%.2fms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+// WriteTable prints the medians as an aligned text table (markdown=false)
+// or a markdown table, followed by the ratios.
+func WriteTable(w io.Writer, scenarios []Scenario, sums []Summary, markdown bool) {
+	title := map[string]string{}
+	for _, s := range scenarios {
+		title[s.Name] = s.Title
+	}
+	rows := [][]string{{"scenario", "peer", "req/s", "p50", "p99", "CPU/req", "errors"}}
+	for _, s := range sums {
+		rows = append(rows, []string{title[s.Scenario], s.Peer, strconv.FormatFloat(s.RPS, 'f', 0, 64),
+			human(s.P50), human(s.P99), human(s.CPUPerReq), strconv.FormatInt(s.Errors, 10)})
+	}
+	writeRows(w, rows, markdown)
+	fmt.Fprintln(w)
+
+	ratios := Ratios(scenarios, sums)
+	rrows := [][]string{{"scenario", "ratio", "req/s", "p99", "CPU/req"}}
+	for _, r := range ratios {
+		rrows = append(rrows, []string{title[r.Scenario], r.Base + " / " + r.Peer,
+			strconv.FormatFloat(r.RPS, 'f', 2, 64) + "x", human(r.BaseP99) + " vs " + human(r.PeerP99),
+			human(r.BaseCPU) + " vs " + human(r.PeerCPU)})
+	}
+	writeRows(w, rrows, markdown)
+}
+
+func writeRows(w io.Writer, rows [][]string, markdown bool) {
+	width := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	for n, r := range rows {
+		var b strings.Builder
+		for i, c := range r {
+			numeric := i >= 2
+			if markdown {
+				b.WriteString("| ")
+			}
+			if numeric {
+				fmt.Fprintf(&b, "%*s", width[i], c)
+			} else {
+				fmt.Fprintf(&b, "%-*s", width[i], c)
+			}
+			b.WriteString(" ")
+			if !markdown && i < len(r)-1 {
+				b.WriteString(" ")
+			}
+		}
+		if markdown {
+			b.WriteString("|")
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+		if markdown && n == 0 {
+			var sep strings.Builder
+			for i := range r {
+				if i >= 2 {
+					sep.WriteString("|" + strings.Repeat("-", width[i]+1) + ":")
+				} else {
+					sep.WriteString("|" + strings.Repeat("-", width[i]+2))
+				}
+			}
+			fmt.Fprintln(w, sep.String()+"|")
+		}
+	}
+}
+
+// Goals checks the targets and returns one line for each: rampart at
+// least 1.0x HAProxy's req/s on keep-alive with a p99 no worse, and
+// reencrypt costing at most 15% of terminate's throughput.
+func Goals(sums []Summary) []string {
+	find := func(s, p string) (Summary, bool) {
+		for _, x := range sums {
+			if x.Scenario == s && x.Peer == p {
+				return x, true
+			}
+		}
+		return Summary{}, false
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT met"
+	}
+	var out []string
+	r, ok1 := find("keepalive", PeerRampart)
+	h, ok2 := find("keepalive", PeerHAProxy)
+	if ok1 && ok2 && h.RPS > 0 {
+		ratio := r.RPS / h.RPS
+		out = append(out, fmt.Sprintf("keep-alive req/s >= 1.0x HAProxy: %.2fx, %s", ratio, verdict(ratio >= 1.0)))
+		out = append(out, fmt.Sprintf("keep-alive p99 <= HAProxy's: %s vs %s, %s", human(r.P99), human(h.P99), verdict(r.P99 <= h.P99)))
+		if r.CPUPerReq > 0 && h.CPUPerReq > 0 {
+			// Not a goal of its own, but the figure a shared machine disturbs
+			// least: what each request costs the proxy.
+			out = append(out, fmt.Sprintf("(for information) keep-alive CPU per request: %s vs HAProxy's %s (%.2fx)", human(r.CPUPerReq), human(h.CPUPerReq),
+				float64(r.CPUPerReq)/float64(h.CPUPerReq)))
+		}
+	}
+	t, ok1 := find("reencrypt", PeerRampart)
+	e, ok2 := find("reencrypt", PeerRampartReencrypt)
+	if ok1 && ok2 && t.RPS > 0 {
+		cost := 1 - e.RPS/t.RPS
+		out = append(out, fmt.Sprintf("reencrypt costs <= 15%% of terminate's req/s: %.1f%%, %s", cost*100, verdict(cost <= 0.15)))
+	}
+	return out
+}

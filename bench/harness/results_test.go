@@ -1,0 +1,152 @@
+package harness
+
+import (
+	"encoding/csv"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sample is one run of 1000 requests; HAProxy spends 50us of CPU on each,
+// everyone else 100us.
+func sample(round int, scenario, peer string, rps float64, p99ms int) Sample {
+	cpu := 100 * time.Millisecond
+	if peer == PeerHAProxy {
+		cpu = 50 * time.Millisecond
+	}
+	return Sample{Round: round, Scenario: scenario, Peer: peer,
+		Measurement: Measurement{Requests: 1000, RPS: rps, P50: time.Millisecond, P99: time.Duration(p99ms) * time.Millisecond, CPU: cpu}}
+}
+
+var testScenarios = []Scenario{
+	{Name: "keepalive", Title: "keep-alive", Peers: []string{PeerHAProxy, PeerRampart}, Base: PeerRampart},
+	{Name: "reencrypt", Title: "reencrypt", Peers: []string{PeerRampart, PeerRampartReencrypt}, Base: PeerRampartReencrypt},
+}
+
+var testSamples = []Sample{
+	sample(1, "keepalive", PeerHAProxy, 1000, 5),
+	sample(2, "keepalive", PeerHAProxy, 3000, 9), // a disturbed round
+	sample(3, "keepalive", PeerHAProxy, 1100, 6),
+	sample(1, "keepalive", PeerRampart, 1200, 4),
+	sample(2, "keepalive", PeerRampart, 900, 4),
+	sample(3, "keepalive", PeerRampart, 1300, 5),
+	sample(1, "reencrypt", PeerRampart, 1000, 4),
+	sample(1, "reencrypt", PeerRampartReencrypt, 900, 4),
+}
+
+func TestSummarizeTakesTheMedianSoOneDisturbedRoundDoesNotCount(t *testing.T) {
+	sums := Summarize(testScenarios, testSamples)
+	if len(sums) != 4 {
+		t.Fatalf("%d summaries, want 4: %+v", len(sums), sums)
+	}
+	if h := sums[0]; h.Peer != PeerHAProxy || h.RPS != 1100 || h.P99 != 6*time.Millisecond || h.Runs != 3 || h.CPUPerReq != 50*time.Microsecond {
+		t.Errorf("haproxy summary %+v, want median 1100 req/s, p99 6ms, 50us CPU per request over 3 runs", h)
+	}
+	if r := sums[1]; r.RPS != 1200 {
+		t.Errorf("rampart median %v, want 1200", r.RPS)
+	}
+}
+
+func TestRatiosAndGoalsCompareTheBaseWithEachPeer(t *testing.T) {
+	sums := Summarize(testScenarios, testSamples)
+	ratios := Ratios(testScenarios, sums)
+	if len(ratios) != 2 {
+		t.Fatalf("ratios %+v, want 2", ratios)
+	}
+	if r := ratios[0]; r.Base != PeerRampart || r.Peer != PeerHAProxy || r.RPS < 1.09 || r.RPS > 1.10 {
+		t.Errorf("keep-alive ratio %+v, want rampart/haproxy = 1200/1100", r)
+	}
+	if r := ratios[1]; r.Base != PeerRampartReencrypt || r.RPS != 0.9 {
+		t.Errorf("reencrypt ratio %+v, want 0.9", r)
+	}
+	goals := strings.Join(Goals(sums), "\n")
+	for _, want := range []string{"1.09x, met", "4.00ms vs 6.00ms, met", "100us vs HAProxy's 50us (2.00x)", "10.0%, met"} {
+		if !strings.Contains(goals, want) {
+			t.Errorf("goals lack %q:\n%s", want, goals)
+		}
+	}
+}
+
+func TestReportFilesHoldEveryRunAndTheMedians(t *testing.T) {
+	dir := t.TempDir()
+	sums := Summarize(testScenarios, testSamples)
+	runsCSV, sumCSV := filepath.Join(dir, "runs.csv"), filepath.Join(dir, "summary.csv")
+	if err := WriteRunsCSV(runsCSV, testSamples); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteSummaryCSV(sumCSV, testScenarios, sums); err != nil {
+		t.Fatal(err)
+	}
+	rows := readCSV(t, runsCSV)
+	if len(rows) != 1+len(testSamples) || rows[0][5] != "req_per_s" || rows[1][10] != "50.0" {
+		t.Errorf("runs.csv has %d rows (header %q), want %d", len(rows), rows[0], 1+len(testSamples))
+	}
+	// The ratio sits on the compared peer's row: haproxy's carries
+	// rampart/haproxy, the base's own row none.
+	rows = readCSV(t, sumCSV)
+	if len(rows) != 5 {
+		t.Fatalf("summary.csv rows %q, want a header and 4", rows)
+	}
+	if h := rows[1]; h[1] != PeerHAProxy || h[3] != "1100.0" || h[7] != "50.0" || h[8] != PeerRampart || h[9] != "1.091" {
+		t.Errorf("haproxy row %q, want median 1100.0, 50.0us CPU per request and rampart's ratio 1.091", h)
+	}
+	if r := rows[2]; r[1] != PeerRampart || r[8] != "" || r[9] != "" {
+		t.Errorf("rampart row %q, want no ratio", r)
+	}
+
+	var md strings.Builder
+	WriteTable(&md, testScenarios, sums, true)
+	if !strings.Contains(md.String(), "| keep-alive") || !strings.Contains(md.String(), "rampart / haproxy") {
+		t.Errorf("markdown table:\n%s", md.String())
+	}
+
+	script := ChartScript(filepath.Join(dir, "chart.png"), "test", testScenarios, sums)
+	if n := strings.Count(script, "\nplot "); n != 4 {
+		t.Errorf("chart has %d panels, want 4 (two scenarios, p99 and CPU):\n%s", n, script)
+	}
+	gnuplot, err := exec.LookPath("gnuplot")
+	if err != nil {
+		t.Skip("gnuplot is not installed (bench/run installs gnuplot-nox)")
+	}
+	png := filepath.Join(dir, "chart.png")
+	if err := DrawChart(gnuplot, filepath.Join(dir, "chart.gp"), png, "test", testScenarios, sums); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(png); err != nil || !strings.HasPrefix(string(b), "\x89PNG") {
+		t.Errorf("chart.png is not a PNG (%v)", err)
+	}
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func TestScenariosRotateAndRejectUnknownNames(t *testing.T) {
+	if got := strings.Join(rotate([]string{"a", "b", "c"}, 4), ","); got != "b,c,a" {
+		t.Errorf("rotate by 4 = %s, want b,c,a", got)
+	}
+	enabled := map[string]bool{PeerNginx: true, PeerRampart: true, PeerRampartReencrypt: true}
+	got, err := selectScenarios([]string{"keepalive", "reencrypt"}, enabled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || strings.Join(got[0].Peers, ",") != "nginx,rampart" {
+		t.Errorf("selected %+v, want keepalive over nginx and rampart, then reencrypt", got)
+	}
+	if _, err := selectScenarios([]string{"keepalive", "nope"}, enabled); err == nil || !strings.Contains(err.Error(), `nope`) {
+		t.Errorf("unknown scenario: error %v", err)
+	}
+}
