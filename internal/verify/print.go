@@ -72,8 +72,8 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "health: %s\n", strings.Join(health, ", "))
 	notes := map[string]bool{}
 	for _, c := range r.Checks {
-		if c.Note != "" && c.Problem == "" && !notes[c.Note] && (c.Service == "" || c.hostWide) {
-			notes[c.Note] = true
+		if key := fmt.Sprint(c.Port, c.Note); c.Note != "" && c.Problem == "" && !notes[key] && !c.Declared {
+			notes[key] = true
 			fmt.Fprintf(w, "note: port %d: %s\n", c.Port, c.Note)
 		}
 	}

@@ -254,9 +254,9 @@ func (s Site) judge(c *Check, f topology.Flow) {
 		c.Note = "a service of this host listens on every address; loopback mode cannot tell it from the site's (use --isolation netns)"
 	case !c.Declared && r.Outcome == Open:
 		c.Problem = "open, but no flow declares it (a hole)"
-		if !nft && c.Service == "" && c.Port == s.Topology.Ports.AppProcess {
+		if !nft && s.managedPort(c.Port) {
 			c.Problem = ""
-			c.Note = "the application's own port: loopback mode cannot firewall it (use --isolation netns)"
+			c.Note = "a port of a process rampart manages (the application, mariadbd): loopback mode cannot firewall it (use --isolation netns)"
 		}
 	case !c.Declared && nft && r.Outcome == Refused:
 		c.Problem = "the firewall lets it through (nothing listens, but nothing drops it either)"
@@ -343,4 +343,12 @@ func names(ss []topology.Server) []string {
 		out = append(out, s.Name)
 	}
 	return out
+}
+
+// managedPort reports whether port belongs to a process a node supervises
+// rather than to the node itself, which the userspace firewall cannot
+// guard: the application and the database.
+func (s Site) managedPort(port int) bool {
+	p := s.Topology.Ports
+	return slices.Contains([]int{p.AppProcess, p.MySQL, p.Galera, p.IST, p.SST}, port)
 }
