@@ -153,6 +153,10 @@ func (a *ACMECertificate) Ready(ctx context.Context) error {
 // balancer's listeners first: certmagic answers on a challenge port nobody
 // listens on by binding it itself, which would then keep the load balancer
 // off it. Run may be called once.
+// ACMERetry is the first wait before a failed order is tried again; it
+// doubles up to an hour.
+var ACMERetry = time.Minute
+
 func (a *ACMECertificate) Run(ctx context.Context) error {
 	if !a.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("acme %s: Run called twice", a.cfg.Domain)
@@ -188,14 +192,28 @@ func (a *ACMECertificate) Run(ctx context.Context) error {
 
 	start := time.Now()
 	a.cfg.Logger.Info("acme: loading or obtaining the site certificate", "domain", a.cfg.Domain, "directory", a.cfg.Directory)
-	if err := magic.ManageSync(ctx, []string{a.cfg.Domain}); err != nil {
+	// A failed order is retried with backoff rather than ending the lb: a
+	// CA that is down, or DNS not yet pointing here, should not become a
+	// restart loop that runs into the CA's rate limits.
+	backoff := ACMERetry
+	for {
+		err := magic.ManageSync(ctx, []string{a.cfg.Domain})
+		if err == nil {
+			break
+		}
 		if ctx.Err() != nil {
 			a.finish(fmt.Errorf("acme %s: stopped before a certificate was in service", a.cfg.Domain))
 			return nil
 		}
 		err = fmt.Errorf("acme %s: certificate from %s: %w", a.cfg.Domain, a.cfg.Directory, err)
-		a.finish(err)
-		return err
+		a.finish(err) // Ready reports the first failure
+		a.cfg.Logger.Error("acme: no certificate yet; will retry", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Hour)
 	}
 	source := "storage"
 	if a.obtained.Load() {
