@@ -32,6 +32,10 @@ Usage:
         remove the namespaces and bridge that a killed "up --isolation netns" left
   rampart check [-f FILE | --preset seed|ha] [--format text|json] [--fail-on SEVERITY]
         review the design: weaknesses, why they matter and their fixes
+  rampart status [--state DIR] [--json]
+        a running site's servers, roles, health, QPS, p99 and firing alerts
+  rampart export prometheus [-f FILE | --preset P] [--state DIR] -o DIR
+        write a Prometheus scrape config and alert rules equal to the built-in ones
   rampart init [--preset seed|ha] [-o FILE] [--force]
         write a commented topology file to start from
   rampart version
@@ -68,6 +72,10 @@ func main() {
 		err = runDown(args)
 	case "check":
 		err = runCheck(args)
+	case "status":
+		err = runStatus(ctx, args)
+	case "export":
+		err = runExport(args)
 	case "init":
 		err = runInit(args)
 	case "demo-app":

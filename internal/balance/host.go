@@ -19,8 +19,9 @@ type Host struct {
 	name, addr string
 
 	healthy      atomic.Bool
-	ejectedAt    atomic.Int64 // mono time of the last ejection
-	ejectedUntil atomic.Int64 // mono deadline; at or before now means not ejected
+	ejectedAt    atomic.Int64  // mono time of the last ejection
+	ejectedUntil atomic.Int64  // mono deadline; at or before now means not ejected
+	ejections    atomic.Uint64 // times taken out, counting only transitions
 
 	inFlight atomic.Int64
 	requests atomic.Uint64
@@ -59,7 +60,11 @@ func (h *Host) ejected(now int64) bool { return h.ejectedUntil.Load() > now }
 // so that only the transition is logged.
 func (h *Host) eject(now int64, d time.Duration) bool {
 	h.ejectedAt.Store(now)
-	return h.ejectedUntil.Swap(now+int64(d)) <= now
+	if h.ejectedUntil.Swap(now+int64(d)) <= now {
+		h.ejections.Add(1)
+		return true
+	}
+	return false
 }
 
 // readmit ends an ejection early.
@@ -76,6 +81,8 @@ type UpstreamStatus struct {
 	// attempts that got no response; Retries counts attempts that were a
 	// retry of a request another upstream failed.
 	Requests, Failures, Retries uint64
+	// Ejections counts the times the passive check took the upstream out.
+	Ejections uint64
 }
 
 func (h *Host) status(now int64) UpstreamStatus {
@@ -88,5 +95,7 @@ func (h *Host) status(now int64) UpstreamStatus {
 		Requests: h.requests.Load(),
 		Failures: h.failures.Load(),
 		Retries:  h.retries.Load(),
+
+		Ejections: h.ejections.Load(),
 	}
 }

@@ -50,6 +50,9 @@ type Config struct {
 	DrainTimeout      time.Duration
 	// Logger receives server errors. Default slog.Default().
 	Logger *slog.Logger
+	// Observer, when set, counts the requests and TLS handshakes of both
+	// listeners, for metrics.
+	Observer serve.Observer
 }
 
 // LB is the public entry of the site.
@@ -104,6 +107,7 @@ func New(cfg Config) (*LB, error) {
 			MaxHeaderBytes:    cfg.MaxHeaderBytes,
 			DrainTimeout:      cfg.DrainTimeout,
 			Logger:            cfg.Logger.With("lb", cfg.Name),
+			Observer:          cfg.Observer,
 		},
 	}
 	l.proxy = cfg.Pool.Proxy(balance.Hooks{Rewrite: l.rewrite, ModifyResponse: l.modifyResponse})

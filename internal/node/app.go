@@ -30,7 +30,7 @@ func (n *Node) buildApp() error {
 		Name:    n.server.Name,
 		Command: command,
 		Addr:    processAddr,
-		Env:     t.App.Env,
+		Env:     append(append([]string{}, t.App.Env...), n.dbEnv...),
 		LogPath: filepath.Join(n.cfg.StateDir, "servers", n.server.Name, "app.log"),
 		Logger:  n.log.With("role", "app"),
 	})
@@ -64,6 +64,7 @@ func (n *Node) buildApp() error {
 		}
 		return nil
 	})
+	n.instrumentApp(sup)
 	n.status["app"] = func() any {
 		return map[string]any{"ready": sup.Ready(), "restarts": sup.Restarts(), "command": command}
 	}

@@ -24,6 +24,7 @@ func (n *Node) buildLB() error {
 	if err != nil {
 		return err
 	}
+	n.watchSiteCertificate(site)
 	pool, err := n.pool(topology.RoleWeb, topology.ServiceWeb, nil)
 	if err != nil {
 		return err
@@ -56,6 +57,7 @@ func (n *Node) buildLB() error {
 		Pool:              pool,
 		DrainTimeout:      t.LB.DrainTimeout,
 		Logger:            n.log,
+		Observer:          n.observer(topology.ServiceHTTPS),
 	}
 	if a, ok := site.(interface{ NextProtos() []string }); ok {
 		base.NextProtos = a.NextProtos()
@@ -66,7 +68,9 @@ func (n *Node) buildLB() error {
 		cfg.ACMEHTTPHandler = a.HTTPChallengeHandler(http.NotFoundHandler())
 	}
 	if n.bans == nil {
-		n.bans = firewall.NewBans(n.log) // the firewall is off; limits still ban in userspace
+		// The firewall is off: the limiter still refuses banned clients.
+		n.bans = firewall.NewBans(n.log)
+		n.runners = append(n.runners, n.bans.Run)
 	}
 	lim := t.LB.Limits
 	limiter := firewall.NewLimiter(firewall.Limits{RequestsPerSecond: lim.RequestsPerSecond, Burst: lim.Burst,
@@ -107,7 +111,9 @@ func (n *Node) siteCertificate() (pki.SiteCertificate, error) {
 			Directory:  c.ACME.Directory,
 			Email:      c.ACME.Email,
 			CAFile:     c.ACME.CAFile,
-			StorageDir: filepath.Join(n.cfg.StateDir, "servers", n.server.Name, "acme"),
+			// One store for the site: every lb serves the same certificate,
+			// and certmagic coordinates issuance and challenges through it.
+			StorageDir: filepath.Join(n.cfg.StateDir, "acme"),
 			HTTPPort:   n.topo.Site.HTTPPort,
 			HTTPSPort:  n.topo.Site.HTTPSPort,
 			Logger:     n.log,
@@ -140,7 +146,11 @@ func (n *Node) pool(role topology.Role, s topology.Service, cfg *balance.Config)
 		c.Retries = -1 // the file said none
 	}
 	c.Logger = n.log.With("pool", string(role))
-	return balance.New(c)
+	p, err := balance.New(c)
+	if err == nil {
+		n.instrumentPool(s, p)
+	}
+	return p, err
 }
 
 // poolHealth is healthy while the pool has an upstream to send to.

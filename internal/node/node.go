@@ -59,6 +59,11 @@ type Node struct {
 	limiter         *firewall.Limiter
 	// cleanup runs when the node stops, after every role has drained.
 	cleanup []func()
+	// registry holds the server's metrics; see metrics.go.
+	registry *registry
+	// dbEnv tells an app server's application how to reach the database
+	// through its router; see db.go.
+	dbEnv []string
 }
 
 // New prepares a server: it loads certificates and binds every listener.
@@ -78,7 +83,8 @@ func New(cfg Config) (n *Node, err error) {
 		}
 	}
 	n = &Node{cfg: cfg, topo: t, server: server, log: cfg.Logger.With("server", server.Name),
-		lns: map[topology.Service]net.Listener{}, status: map[string]func() any{}, started: time.Now()}
+		lns: map[topology.Service]net.Listener{}, status: map[string]func() any{}, started: time.Now(),
+		registry: newRegistry(t, server)}
 	defer func() {
 		if err != nil {
 			n.closeListeners()
@@ -93,6 +99,7 @@ func New(cfg Config) (n *Node, err error) {
 	if n.id, err = n.ca.ServerIdentity(server.Name, []net.IP{net.IP(server.IP().AsSlice())}); err != nil {
 		return nil, err
 	}
+	n.runners = append(n.runners, n.id.Run)
 	if err := n.bind(); err != nil {
 		return nil, err
 	}
@@ -104,13 +111,26 @@ func New(cfg Config) (n *Node, err error) {
 			return nil, err
 		}
 	}
+	if server.Has(topology.RoleDB) {
+		if err := n.buildDB(); err != nil {
+			return nil, err
+		}
+	}
 	if server.Has(topology.RoleApp) {
+		if err := n.buildRouter(); err != nil {
+			return nil, err
+		}
 		if err := n.buildApp(); err != nil {
 			return nil, err
 		}
 	}
 	if server.Has(topology.RoleWeb) {
 		if err := n.buildWeb(); err != nil {
+			return nil, err
+		}
+	}
+	if server.Has(topology.RoleMonitor) {
+		if err := n.buildMonitor(); err != nil {
 			return nil, err
 		}
 	}
@@ -122,6 +142,7 @@ func New(cfg Config) (n *Node, err error) {
 // galera, ssh) belong to processes it manages or to the host.
 var served = []topology.Service{
 	topology.ServiceHTTPS, topology.ServiceHTTP, topology.ServiceWeb, topology.ServiceApp, topology.ServiceAdmin,
+	topology.ServiceDashboard,
 }
 
 // Listeners returns the address of every listener that server runs: one

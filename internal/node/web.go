@@ -53,7 +53,7 @@ func (n *Node) buildWeb() error {
 // TLS that accepts only the peers the flows declare, or plaintext under the
 // terminate policy.
 func (n *Node) internalServe(s topology.Service) serve.Options {
-	o := serve.Options{Logger: n.log, DrainTimeout: n.topo.LB.DrainTimeout}
+	o := serve.Options{Logger: n.log, DrainTimeout: n.topo.LB.DrainTimeout, Observer: n.observer(s)}
 	if n.topo.TLS.Policy == topology.Reencrypt {
 		o.TLS = n.id.ServerTLS(n.allowed(s))
 	}

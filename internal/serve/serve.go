@@ -26,6 +26,17 @@ type Options struct {
 	DrainTimeout time.Duration
 	// Logger receives server errors such as failed handshakes.
 	Logger *slog.Logger
+	// Observer, when set, sees every request and every TLS handshake, for
+	// metrics. Nil costs nothing.
+	Observer Observer
+}
+
+// Observer watches a server. Package metrics provides one.
+type Observer interface {
+	// Wrap returns h wrapped so that each request is observed.
+	Wrap(h http.Handler) http.Handler
+	// Handshake records the outcome of one TLS handshake a client began.
+	Handshake(ok bool)
 }
 
 func (o Options) withDefaults() Options {
@@ -51,7 +62,10 @@ func (o Options) withDefaults() Options {
 // adjust it further.
 func NewServer(h http.Handler, o Options) *http.Server {
 	o = o.withDefaults()
-	return &http.Server{
+	if o.Observer != nil {
+		h = o.Observer.Wrap(h)
+	}
+	srv := &http.Server{
 		Handler:           h,
 		TLSConfig:         o.TLS,
 		ReadHeaderTimeout: o.ReadHeaderTimeout,
@@ -59,6 +73,10 @@ func NewServer(h http.Handler, o Options) *http.Server {
 		MaxHeaderBytes:    o.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
 	}
+	if o.Observer != nil && o.TLS != nil {
+		observeHandshakes(srv, o.Observer)
+	}
+	return srv
 }
 
 // Run serves h on ln until ctx ends, then stops accepting and waits up to
