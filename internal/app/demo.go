@@ -34,8 +34,11 @@ type demo struct {
 //
 //	GET  /                the page: which lb, web and app served the request, and the guestbook
 //	GET  /api/whoami      the same as JSON (Whoami)
-//	GET  /api/guestbook   {"storage": kind, "entries": [...]}, newest first
-//	POST /api/guestbook   {"name","message"} -> 201 {"storage": kind, "entry": {...}}
+//	GET  /api/guestbook   {"storage": kind, "entries": [...], "db_server": name}, newest first
+//	POST /api/guestbook   {"name","message"} -> 201 {"storage": kind, "entry": {...}, "db_server": name}
+//
+// db_server, the database server that answered, is there when the store
+// has several (MySQLStore).
 //	GET  /healthz         "ok"
 //
 // Its static files (Codebase) are served by the web role, not here.
@@ -53,15 +56,22 @@ func NewDemo(server string, store GuestbookStore) http.Handler {
 	return securityHeaders(mux)
 }
 
-// RunDemo serves the demo on addr until ctx ends. The rampart binary runs
-// it as `rampart demo-app`, under a Supervisor.
+// RunDemo serves the demo on addr until ctx ends, with its guestbook in
+// memory.
 func RunDemo(ctx context.Context, addr, server string) error {
+	return RunDemoStore(ctx, addr, server, NewMemoryStore())
+}
+
+// RunDemoStore serves the demo on addr until ctx ends, keeping the
+// guestbook in store. The rampart binary runs it as `rampart demo-app`,
+// under a Supervisor.
+func RunDemoStore(ctx context.Context, addr, server string, store GuestbookStore) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("demo app %s: %w", server, err)
 	}
-	slog.Info("demo app listening", "server", server, "addr", ln.Addr().String())
-	return serve.Run(ctx, ln, NewDemo(server, NewMemoryStore()), serve.Options{})
+	slog.Info("demo app listening", "server", server, "addr", ln.Addr().String(), "storage", store.Kind())
+	return serve.Run(ctx, ln, NewDemo(server, store), serve.Options{})
 }
 
 // securityHeaders keeps every answer out of caches, since each one tells
@@ -80,13 +90,42 @@ func securityHeaders(h http.Handler) http.Handler {
 type pageData struct {
 	Whoami
 	Storage string
-	Entries []Entry
-	Error   string
+	// DBServer is the database server that answered, when the store has
+	// several.
+	DBServer string
+	Entries  []Entry
+	Error    string
+}
+
+// answeringStore is a GuestbookStore whose calls may be answered by one of
+// several database servers, and that says which one did (MySQLStore).
+type answeringStore interface {
+	ListFrom(ctx context.Context) ([]Entry, string, error)
+	AddTo(ctx context.Context, e Entry) (Entry, string, error)
+}
+
+// list returns the entries and, when the store says, which server answered.
+func (d *demo) list(ctx context.Context) ([]Entry, string, error) {
+	if s, ok := d.store.(answeringStore); ok {
+		return s.ListFrom(ctx)
+	}
+	entries, err := d.store.List(ctx)
+	return entries, "", err
+}
+
+// add stores e and, when the store says, names the server that took it.
+func (d *demo) add(ctx context.Context, e Entry) (Entry, string, error) {
+	if s, ok := d.store.(answeringStore); ok {
+		return s.AddTo(ctx, e)
+	}
+	e, err := d.store.Add(ctx, e)
+	return e, "", err
 }
 
 func (d *demo) page(w http.ResponseWriter, r *http.Request) {
 	data := pageData{Whoami: whoami(r, d.server), Storage: d.store.Kind()}
-	entries, err := d.store.List(r.Context())
+	entries, dbServer, err := d.list(r.Context())
+	data.DBServer = dbServer
 	if err != nil {
 		slog.Error("demo app: list guestbook", "server", d.server, "err", err)
 		data.Error = "The guestbook cannot be read right now."
@@ -103,7 +142,7 @@ func (d *demo) whoami(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *demo) listGuestbook(w http.ResponseWriter, r *http.Request) {
-	entries, err := d.store.List(r.Context())
+	entries, dbServer, err := d.list(r.Context())
 	if err != nil {
 		slog.Error("demo app: list guestbook", "server", d.server, "err", err)
 		writeError(w, http.StatusInternalServerError, "the guestbook cannot be read right now")
@@ -112,7 +151,7 @@ func (d *demo) listGuestbook(w http.ResponseWriter, r *http.Request) {
 	if entries == nil {
 		entries = []Entry{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"storage": d.store.Kind(), "entries": entries})
+	writeJSON(w, http.StatusOK, withDBServer(map[string]any{"storage": d.store.Kind(), "entries": entries}, dbServer))
 }
 
 func (d *demo) addGuestbook(w http.ResponseWriter, r *http.Request) {
@@ -140,13 +179,22 @@ func (d *demo) addGuestbook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	e, err = d.store.Add(r.Context(), e)
+	e, dbServer, err := d.add(r.Context(), e)
 	if err != nil {
 		slog.Error("demo app: add guestbook entry", "server", d.server, "err", err)
 		writeError(w, http.StatusInternalServerError, "the entry could not be saved")
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"storage": d.store.Kind(), "entry": e})
+	writeJSON(w, http.StatusCreated, withDBServer(map[string]any{"storage": d.store.Kind(), "entry": e}, dbServer))
+}
+
+// withDBServer adds "db_server" to an answer when a database server is
+// known to have answered.
+func withDBServer(doc map[string]any, server string) map[string]any {
+	if server != "" {
+		doc["db_server"] = server
+	}
+	return doc
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -186,7 +186,7 @@ func TestGuestbookRoundTrip(t *testing.T) {
 	}
 
 	page := serveDemo(d, "GET", "/", "").Body.String()
-	for _, want := range []string{"first!", "<strong>Bob</strong>", "kept in memory on this app server (app-1) only, until the db role exists"} {
+	for _, want := range []string{"first!", "<strong>Bob</strong>", "kept in memory on this app server (app-1) only, because the site has no db server"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
