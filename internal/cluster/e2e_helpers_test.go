@@ -111,7 +111,7 @@ func startUp(t *testing.T, args ...string) *running {
 	for {
 		select {
 		case line := <-r.lines:
-			if strings.HasPrefix(line, "The site is up") {
+			if strings.HasPrefix(line, "Press Ctrl-C to stop") { // the last line of the site details
 				return r
 			}
 		case <-r.done:

@@ -144,7 +144,7 @@ func startUp(t *testing.T, prefix int) *upSite {
 	for {
 		select {
 		case line := <-u.lines:
-			if strings.HasPrefix(line, "The site is up") {
+			if strings.HasPrefix(line, "Press Ctrl-C to stop") { // the last line of the site details
 				var err error
 				if u.topo, err = topology.Load(filepath.Join(u.state, "site.yaml")); err != nil {
 					t.Fatal(err)
