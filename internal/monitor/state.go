@@ -147,6 +147,13 @@ func (c *Collector) State() State {
 					break
 				}
 			}
+			if ss.Health == Down {
+				// Its last scrape failed: its figures now are unknown (a
+				// gap), not what the samples before the failure averaged.
+				health[s.Name] = ss.Health
+				st.Servers = append(st.Servers, ss)
+				continue
+			}
 			for _, role := range httpRoles {
 				if s.Has(topology.Role(role)) {
 					f := figures([]*history{h}, role, idx)
