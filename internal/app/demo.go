@@ -36,12 +36,10 @@ type demo struct {
 //	GET  /api/whoami      the same as JSON (Whoami)
 //	GET  /api/guestbook   {"storage": kind, "entries": [...], "db_server": name}, newest first
 //	POST /api/guestbook   {"name","message"} -> 201 {"storage": kind, "entry": {...}, "db_server": name}
-//
-// db_server, the database server that answered, is there when the store
-// has several (MySQLStore).
 //	GET  /healthz         "ok"
 //
-// Its static files (Codebase) are served by the web role, not here.
+// db_server, the database server that answered, is there when the store
+// has several (MySQLStore). Its static files (Codebase) are served by the web role, not here.
 func NewDemo(server string, store GuestbookStore) http.Handler {
 	d := &demo{server: server, store: store}
 	mux := http.NewServeMux()

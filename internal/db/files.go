@@ -76,8 +76,8 @@ func (f tlsFiles) write(l Layout, a account) error {
 		return err
 	}
 	for _, p := range []struct {
-		cert      tls.Certificate
-		crt, key  string
+		cert     tls.Certificate
+		crt, key string
 	}{
 		{f.Server, fileServerCert, fileServerKey},
 		{f.Client, fileClientCert, fileClientKey},

@@ -289,7 +289,10 @@ func (s *Server) runOnce(ctx context.Context) error {
 		s.mu.Unlock()
 		s.log.Info("db: joined the cluster", "transfer", t.Kind, "writesets", t.Writesets, "elapsed", time.Since(began).Round(time.Millisecond))
 	} else {
-		s.log.Info("db: ready", "role", s.role, "bootstrapped", bootstrapped, "elapsed", time.Since(began).Round(time.Millisecond))
+		s.log.Info("db: ready", "mode", s.role, "bootstrapped", bootstrapped, "elapsed", time.Since(began).Round(time.Millisecond))
+	}
+	if st, err := s.poll(ctx); err == nil {
+		s.publish(st)
 	}
 	return s.serve(ctx, proc, logStart)
 }

@@ -21,8 +21,8 @@ type Status struct {
 	Questions   uint64 `json:"questions"` // statements clients sent
 	Connections int    `json:"connections"`
 	// Replicas is how many replicas are connected to a primary.
-	Replicas int `json:"replicas,omitempty"`
-	ReadOnly    bool   `json:"read_only"`
+	Replicas int  `json:"replicas,omitempty"`
+	ReadOnly bool `json:"read_only"`
 	// Bootstrapped is set when this start began a new Galera cluster.
 	Bootstrapped bool           `json:"bootstrapped,omitempty"`
 	LastTransfer *Transfer      `json:"last_transfer,omitempty"`

@@ -21,15 +21,15 @@ type backend struct {
 	log *slog.Logger
 	db  *sql.DB // the monitor's connection, for checks
 
-	mu       sync.Mutex
-	usable   bool
-	state    string
-	lastErr  string
-	checked  time.Time
-	passes   int // consecutive passing checks
-	fails    int // consecutive failing checks
-	conns    map[net.Conn]struct{}
-	total    int64 // connections forwarded
+	mu      sync.Mutex
+	usable  bool
+	state   string
+	lastErr string
+	checked time.Time
+	passes  int // consecutive passing checks
+	fails   int // consecutive failing checks
+	conns   map[net.Conn]struct{}
+	total   int64 // connections forwarded
 }
 
 func newBackend(b Backend, cfg Config, log *slog.Logger) (*backend, error) {
@@ -70,17 +70,18 @@ func serverTLS(base *tls.Config, addr string) *tls.Config {
 
 // observe applies one check's result. A backend goes down at the first
 // failure, since a check only fails when the server cannot serve, and comes
-// back after rise passes in a row. It returns the connections to close.
-func (b *backend) observe(usable bool, state string, err error, rise int) (closed []net.Conn, changed bool) {
+// back after rise passes in a row. It returns the connections to close:
+// those of a backend that went down, unless the check says they still work.
+func (b *backend) observe(h Health, err error, rise int) (closed []net.Conn, changed bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.checked = time.Now()
 	if err != nil {
 		b.lastErr, b.state = err.Error(), "unreachable"
 	} else {
-		b.lastErr, b.state = "", state
+		b.lastErr, b.state = "", h.State
 	}
-	ok := err == nil && usable
+	ok := err == nil && h.Usable
 	if ok {
 		b.passes++
 		b.fails = 0
@@ -92,9 +93,16 @@ func (b *backend) observe(usable bool, state string, err error, rise int) (close
 	}
 	b.fails++
 	b.passes = 0
+	drain := err != nil || !h.Keep
 	if b.usable {
 		b.usable = false
-		return b.takeConns(), true
+		if drain {
+			return b.takeConns(), true
+		}
+		return nil, true
+	}
+	if drain && len(b.conns) > 0 {
+		return b.takeConns(), false
 	}
 	return nil, false
 }

@@ -8,9 +8,10 @@
 // the writable primary. Among healthy backends the first in the topology's
 // order is chosen, so every router agrees on one preferred Galera writer and
 // transactions rarely conflict in certification. A backend that refuses a
-// connection, or fails its checks, is left at once, and the connections it
-// carried are closed, so the application reconnects to a healthy one within
-// a second or two.
+// connection, or fails its checks, is left at once. The connections it
+// carried are closed, so the application reconnects to a healthy one,
+// unless the check says they still work there: a Galera donor only delays
+// their commits, and closing them would fail the writes in flight.
 //
 // The router forwards bytes only: the MySQL protocol's TLS runs end to end
 // between the application and the db server, so the router never sees

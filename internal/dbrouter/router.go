@@ -121,13 +121,13 @@ func (r *Router) checkLoop(ctx context.Context, b *backend) {
 	defer t.Stop()
 	for {
 		cctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-		usable, state, err := r.cfg.Check.Check(cctx, b.db)
+		h, err := r.cfg.Check.Check(cctx, b.Backend, b.db)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		closed, changed := b.observe(usable, state, err, r.cfg.Rise)
-		r.changed(b, changed, closed, state, err)
+		closed, changed := b.observe(h, err, r.cfg.Rise)
+		r.changed(b, changed, closed, h.State, err)
 		select {
 		case <-ctx.Done():
 			return
