@@ -110,10 +110,12 @@ func (t *Topology) Flows() []Flow {
 			add(web.Name, app.Name, ServiceApp, t.internal())
 		}
 	}
+	// Database traffic is mutual TLS whatever the policy: the db role
+	// requires it of remote clients and of replication.
 	dbs := t.WithRole(RoleDB)
 	for _, app := range t.WithRole(RoleApp) {
 		for _, db := range dbs {
-			add(app.Name, db.Name, ServiceMySQL, t.internal())
+			add(app.Name, db.Name, ServiceMySQL, MutualTLS)
 		}
 	}
 	switch t.Database.Replication {
@@ -121,7 +123,7 @@ func (t *Topology) Flows() []Flow {
 		if primary, ok := t.PrimaryDB(); ok {
 			for _, db := range dbs {
 				if db.Name != primary.Name {
-					add(db.Name, primary.Name, ServiceMySQL, t.internal())
+					add(db.Name, primary.Name, ServiceMySQL, MutualTLS)
 				}
 			}
 		}

@@ -18,7 +18,7 @@ func TestFlowsFollowThePolicy(t *testing.T) {
 		{seed, FromClients, "lb-1", ServiceHTTPS, TLSOnly},
 		{seed, "lb-1", "server-1", ServiceWeb, Plaintext},
 		{seed, "server-1", "server-2", ServiceApp, Plaintext},
-		{seed, "server-2", "server-1", ServiceMySQL, Plaintext}, // replica -> primary, as the seed
+		{seed, "server-2", "server-1", ServiceMySQL, MutualTLS}, // replica -> primary: the db role always uses TLS
 		{ha, "lb-2", "app-1", ServiceWeb, MutualTLS},
 		{ha, "app-1", "app-2", ServiceApp, MutualTLS},
 		{ha, "db-3", "db-1", ServiceGalera, MutualTLS},
