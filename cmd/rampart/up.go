@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/rampart-dev/rampart/internal/cluster"
+	"github.com/rampart-dev/rampart/internal/topology"
 )
 
 func runUp(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	var site siteFlags
 	site.register(fs)
-	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for every server to become healthy")
+	timeout := fs.Duration("timeout", 0, "how long to wait for every server to become healthy (default 60s, 3m with db servers)")
 	isolation := fs.String("isolation", "loopback", "how servers are kept apart: loopback, or netns (root, Linux: a network namespace and nftables per server)")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -22,6 +23,12 @@ func runUp(ctx context.Context, args []string) error {
 	t, err := site.load("seed")
 	if err != nil {
 		return err
+	}
+	if *timeout == 0 {
+		*timeout = 60 * time.Second
+		if len(t.WithRole(topology.RoleDB)) > 0 {
+			*timeout = 3 * time.Minute // a Galera cluster can take a while to form
+		}
 	}
 	opts := cluster.Options{Topology: t, StateDir: site.state, Out: os.Stdout, StartTimeout: *timeout}
 	var notes []string

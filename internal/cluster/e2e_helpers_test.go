@@ -107,7 +107,7 @@ func startUp(t *testing.T, args ...string) *running {
 			}
 		}
 	})
-	deadline := time.After(90 * time.Second)
+	deadline := time.After(4 * time.Minute) // up's own limit with db servers is 3m
 	for {
 		select {
 		case line := <-r.lines:
@@ -117,7 +117,7 @@ func startUp(t *testing.T, args ...string) *running {
 		case <-r.done:
 			t.Fatalf("rampart up exited before the site was up:\n%s", r.output())
 		case <-deadline:
-			t.Fatalf("the site did not come up in 90s:\n%s", r.output())
+			t.Fatalf("the site did not come up in 4m:\n%s", r.output())
 		}
 	}
 }
