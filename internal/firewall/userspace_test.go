@@ -21,9 +21,9 @@ func dialFrom(src, addr string) (net.Conn, error) {
 
 func TestGuardRefusesSourcesTheFlowsDoNotAllow(t *testing.T) {
 	rs := Ruleset{Server: "web-1", Rules: []Rule{{Service: topology.ServiceWeb, Port: 8081,
-		Sources: []netip.Prefix{netip.MustParsePrefix("127.0.31.1/32")}, From: []string{"lb-1"}}}}
+		Sources: []netip.Prefix{netip.MustParsePrefix("127.0.36.1/32")}, From: []string{"lb-1"}}}}
 	g := NewGuard(rs, nil, nil)
-	raw, err := net.Listen("tcp", "127.0.31.2:0")
+	raw, err := net.Listen("tcp", "127.0.36.2:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,10 +49,10 @@ func TestGuardRefusesSourcesTheFlowsDoNotAllow(t *testing.T) {
 		b, _ := io.ReadAll(c)
 		return string(b)
 	}
-	if got := read("127.0.31.1"); got != "hello" {
+	if got := read("127.0.36.1"); got != "hello" {
 		t.Errorf("the lb got %q", got)
 	}
-	if got := read("127.0.31.9"); got == "hello" {
+	if got := read("127.0.36.9"); got == "hello" {
 		t.Error("a server without a flow was served")
 	}
 	if n := g.Refused()[8081]; n != 1 {
@@ -66,7 +66,7 @@ func TestLimiterBansAClientOverTheRateAndLiftsTheBan(t *testing.T) {
 	rs := Ruleset{Server: "lb-1", Bans: true, Rules: []Rule{{Service: topology.ServiceHTTPS, Any: true}}}
 	srv := httptest.NewUnstartedServer(lim.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
 	srv.Listener.Close()
-	raw, err := net.Listen("tcp", "127.0.31.5:0")
+	raw, err := net.Listen("tcp", "127.0.36.5:0")
 	if err != nil {
 		t.Fatal(err)
 	}
