@@ -9,15 +9,12 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/rampart-dev/rampart/internal/cluster"
 	"github.com/rampart-dev/rampart/internal/monitor"
-	"github.com/rampart-dev/rampart/internal/pki"
 	"github.com/rampart-dev/rampart/internal/topology"
 )
 
@@ -28,19 +25,11 @@ func runStatus(ctx context.Context, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	t, _, err := runningSite(*state)
+	op, err := openRunning(*state)
 	if err != nil {
 		return err
 	}
-	ca, err := pki.OpenCA(filepath.Join(*state, "pki"), t.Site.Domain)
-	if err != nil {
-		return err
-	}
-	admin, err := ca.Admin()
-	if err != nil {
-		return err
-	}
-	client := cluster.AdminClient(ca, admin)
+	t, client := op.topo, op.client
 	client.Timeout = 5 * time.Second
 	st, why := collectorState(ctx, client, t)
 	if *asJSON {
@@ -56,7 +45,7 @@ func runStatus(ctx context.Context, args []string) error {
 		st = healthOnly(ctx, client, t)
 	}
 	printStatus(os.Stdout, t, st, why)
-	if url, _, ok := monitor.DashboardURL(t, ca); ok {
+	if url, _, ok := monitor.DashboardURL(t, op.ca); ok {
 		fmt.Printf("\ndashboard %s\n", url)
 	}
 	return nil

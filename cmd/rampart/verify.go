@@ -38,6 +38,33 @@ func runningSite(state string) (*topology.Topology, *cluster.Netns, error) {
 	return t, ns, nil
 }
 
+// operator is what the operator's commands need of a running site: its
+// topology, its network (netns mode), its CA and a client that presents
+// the admin certificate.
+type operator struct {
+	topo   *topology.Topology
+	netns  *cluster.Netns
+	ca     *pki.CA
+	client *http.Client
+}
+
+// openRunning loads the running site in state for an operator command.
+func openRunning(state string) (*operator, error) {
+	t, ns, err := runningSite(state)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := pki.OpenCA(filepath.Join(state, "pki"), t.Site.Domain)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := ca.Admin()
+	if err != nil {
+		return nil, err
+	}
+	return &operator{topo: t, netns: ns, ca: ca, client: cluster.AdminClient(ca, admin)}, nil
+}
+
 func runVerify(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	state := fs.String("state", defaultStateDir(), "state `directory` of the running site")
@@ -45,19 +72,11 @@ func runVerify(ctx context.Context, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	t, ns, err := runningSite(*state)
+	op, err := openRunning(*state)
 	if err != nil {
 		return err
 	}
-	ca, err := pki.OpenCA(filepath.Join(*state, "pki"), t.Site.Domain)
-	if err != nil {
-		return err
-	}
-	admin, err := ca.Admin()
-	if err != nil {
-		return err
-	}
-	client := cluster.AdminClient(ca, admin)
+	t, ns, client := op.topo, op.netns, op.client
 	exe, err := os.Executable()
 	if err != nil {
 		return err
