@@ -14,6 +14,7 @@ var peerColors = map[string]int{
 	PeerCaddy:            0x9467bd,
 	PeerRampart:          0xd62728,
 	PeerRampartReencrypt: 0xff7f0e,
+	PeerRampartMonitored: 0x8c564b,
 }
 
 // ChartScript returns a gnuplot script that draws one bar panel of median

@@ -10,15 +10,21 @@ import (
 )
 
 // Peer names. "rampart" is the lb in terminate mode (plain HTTP to the
-// backends, as HAProxy, nginx and Caddy are configured); "rampart-reencrypt"
-// is the same lb speaking mutual TLS to them.
+// backends, as HAProxy, nginx and Caddy are configured), without
+// monitoring; "rampart-reencrypt" is the same lb speaking mutual TLS to
+// them; "rampart-monitored" is the same lb with its server's monitoring
+// client on, scraped every second.
 const (
 	PeerHAProxy          = "haproxy"
 	PeerNginx            = "nginx"
 	PeerCaddy            = "caddy"
 	PeerRampart          = "rampart"
 	PeerRampartReencrypt = "rampart-reencrypt"
+	PeerRampartMonitored = "rampart-monitored"
 )
+
+// rampartPeers are the peers that are rampart's own lb, in report order.
+var rampartPeers = []string{PeerRampart, PeerRampartReencrypt, PeerRampartMonitored}
 
 // ThirdParty are the peers rampart is measured against, in report order.
 var ThirdParty = []string{PeerHAProxy, PeerNginx, PeerCaddy}

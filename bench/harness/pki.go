@@ -48,8 +48,12 @@ func PreparePKI(dir string) (Certs, error) {
 	if _, err := ca.Issue(siteLeaf()); err != nil {
 		return Certs{}, err
 	}
-	if _, err := ca.ServerIdentity(LBName, nil); err != nil {
-		return Certs{}, err
+	// The monitor's identity is the one the harness scrapes the monitored
+	// lb with.
+	for _, n := range []string{LBName, MonitorName} {
+		if _, err := ca.ServerIdentity(n, nil); err != nil {
+			return Certs{}, err
+		}
 	}
 	for _, n := range BackendNames {
 		if _, err := ca.ServerIdentity(n, []net.IP{loopbackIP}); err != nil {

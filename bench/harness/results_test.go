@@ -143,10 +143,44 @@ func TestScenariosRotateAndRejectUnknownNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || strings.Join(got[0].Peers, ",") != "nginx,rampart" {
+	if len(got) != 2 || strings.Join(got[0].Peers, ",") != "nginx,rampart" || got[1].Name != "reencrypt" {
 		t.Errorf("selected %+v, want keepalive over nginx and rampart, then reencrypt", got)
 	}
 	if _, err := selectScenarios([]string{"keepalive", "nope"}, enabled); err == nil || !strings.Contains(err.Error(), `nope`) {
 		t.Errorf("unknown scenario: error %v", err)
+	}
+}
+
+func TestMonitoringGoalIsUnderThreePercentOfTheUnmonitoredLB(t *testing.T) {
+	scenarios := []Scenario{{Name: "monitoring", Title: "monitoring", Peers: []string{PeerRampart, PeerRampartMonitored}, Base: PeerRampartMonitored}}
+	for _, c := range []struct {
+		on   float64
+		want string
+	}{
+		{985, "1.5% (985 vs 1000 req/s, ratio 0.985), met"},
+		{970, "3.0% (970 vs 1000 req/s, ratio 0.970), NOT met"},
+		{1010, "-1.0% (1010 vs 1000 req/s, ratio 1.010), met"},
+	} {
+		sums := Summarize(scenarios, []Sample{
+			sample(1, "monitoring", PeerRampart, 1000, 5),
+			sample(1, "monitoring", PeerRampartMonitored, c.on, 5),
+		})
+		goals := strings.Join(Goals(sums), "\n")
+		if !strings.Contains(goals, "monitoring costs < 3% of req/s: "+c.want) {
+			t.Errorf("at %v req/s monitored, goals:\n%s\nwant %q", c.on, goals, c.want)
+		}
+		if !strings.Contains(goals, "monitoring's CPU per request: 100us vs 100us without (+0.0%), so a CPU-bound lb would serve 0.0% fewer req/s") {
+			t.Errorf("goals lack the CPU per request line:\n%s", goals)
+		}
+	}
+}
+
+func TestMonitoringCPUPerRequestGivesTheCPUBoundLoss(t *testing.T) {
+	scenarios := []Scenario{{Name: "monitoring", Title: "monitoring", Peers: []string{PeerRampart, PeerRampartMonitored}, Base: PeerRampartMonitored}}
+	on := sample(1, "monitoring", PeerRampartMonitored, 1000, 5)
+	on.CPU = 125 * time.Millisecond // 125us per request against 100us
+	goals := strings.Join(Goals(Summarize(scenarios, []Sample{sample(1, "monitoring", PeerRampart, 1000, 5), on})), "\n")
+	if want := "125us vs 100us without (+25.0%), so a CPU-bound lb would serve 20.0% fewer req/s"; !strings.Contains(goals, want) {
+		t.Errorf("goals:\n%s\nwant %q", goals, want)
 	}
 }

@@ -14,7 +14,10 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/rampart-dev/rampart/internal/metrics"
 )
 
 // Options configure one benchmark run.
@@ -88,6 +91,9 @@ type peer struct {
 	proto   string // what the backends must see: http, or https for mTLS
 	version string
 	proc    *proc
+	// scraper reads the monitored lb's /metrics (its admin endpoint) every
+	// ScrapeInterval while the benchmark runs; nil for every other peer.
+	scraper *Scraper
 }
 
 // bench is the state of one Run.
@@ -99,8 +105,12 @@ type bench struct {
 	certs    Certs
 	procs    []*proc
 	peers    map[string]*peer
+	used     map[string]bool // the peers the selected scenarios load
 	logDir   string
 	versions map[string]string
+	// stopScrapes ends the scrapers' loops; scrapes waits for them.
+	stopScrapes context.CancelFunc
+	scrapes     sync.WaitGroup
 }
 
 // Run starts the backends and every peer, checks them, runs the scenarios
@@ -110,16 +120,23 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := o.check(); err != nil {
 		return err
 	}
-	b := &bench{o: o, peers: map[string]*peer{}, versions: map[string]string{}}
+	b := &bench{o: o, peers: map[string]*peer{}, used: map[string]bool{}, versions: map[string]string{}}
 	defer b.stopAll()
 
-	enabled := map[string]bool{PeerRampart: true, PeerRampartReencrypt: true}
-	for _, p := range o.Peers {
+	enabled := map[string]bool{}
+	for _, p := range append(append([]string(nil), o.Peers...), rampartPeers...) {
 		enabled[p] = true
 	}
 	scenarios, err := selectScenarios(o.Scenarios, enabled)
 	if err != nil {
 		return err
+	}
+	// Only the peers a selected scenario loads are started, so a run of one
+	// scenario shares the machine with nothing else.
+	for _, s := range scenarios {
+		for _, p := range s.Peers {
+			b.used[p] = true
+		}
 	}
 	if err := b.findTools(); err != nil {
 		return err
@@ -254,7 +271,7 @@ func rampartVersion() string {
 // order lists the running peers in report order.
 func (b *bench) order() []string {
 	var out []string
-	for _, n := range append(append([]string(nil), ThirdParty...), PeerRampart, PeerRampartReencrypt) {
+	for _, n := range append(append([]string(nil), ThirdParty...), rampartPeers...) {
 		if _, ok := b.peers[n]; ok {
 			out = append(out, n)
 		}
@@ -293,8 +310,13 @@ func (b *bench) start(name string, env []string, bin string, args ...string) (*p
 	return p, nil
 }
 
-// stopAll stops every child, the peers before the backends.
+// stopAll stops the scrapers, then every child, the peers before the
+// backends.
 func (b *bench) stopAll() {
+	if b.stopScrapes != nil {
+		b.stopScrapes()
+	}
+	b.scrapes.Wait()
 	for i := len(b.procs) - 1; i >= 0; i-- {
 		b.procs[i].stop(5 * time.Second)
 	}
@@ -339,26 +361,42 @@ func (b *bench) startBackends(ctx context.Context) (plain, mtls []string, err er
 // startPeers configures and starts every peer and waits until each answers
 // through to a backend.
 func (b *bench) startPeers(ctx context.Context, backends, tlsBackends []string) error {
-	names := append(append([]string(nil), b.o.Peers...), PeerRampart, PeerRampartReencrypt)
-	addrs, err := freePorts(2 * len(names))
+	var names []string
+	for _, name := range append(append([]string(nil), b.o.Peers...), rampartPeers...) {
+		if b.used[name] {
+			names = append(names, name)
+		}
+	}
+	// Three ports each: HTTPS, pprof and the monitored lb's admin endpoint.
+	addrs, err := freePorts(3 * len(names))
 	if err != nil {
 		return err
 	}
+	var admins []*peer
 	for i, name := range names {
-		p := &peer{name: name, addr: addrs[2*i], proto: "http", version: b.versions[name]}
+		p := &peer{name: name, addr: addrs[3*i], proto: "http", version: b.versions[name]}
 		switch name {
-		case PeerRampart, PeerRampartReencrypt:
+		case PeerRampart, PeerRampartReencrypt, PeerRampartMonitored:
 			ups := backends
 			args := []string{"lb", "--listen", p.addr, "--pki", b.certs.Dir}
-			if name == PeerRampartReencrypt {
-				ups, p.proto, p.version = tlsBackends, "https", b.versions[PeerRampart]
+			p.version = b.versions[PeerRampart]
+			switch name {
+			case PeerRampartReencrypt:
+				ups, p.proto = tlsBackends, "https"
 				args = append(args, "--reencrypt")
+			case PeerRampartMonitored:
+				admin := addrs[3*i+2]
+				args = append(args, "--monitored", "--admin", admin)
+				if p.scraper, err = NewScraper(b.certs.Dir, admin); err != nil {
+					return err
+				}
+				admins = append(admins, p)
 			}
 			for _, u := range ups {
 				args = append(args, "--upstream", u)
 			}
 			if b.o.Profile {
-				p.pprof = addrs[2*i+1]
+				p.pprof = addrs[3*i+1]
 				args = append(args, "--pprof", p.pprof)
 			}
 			if p.proc, err = b.start(name, nil, b.o.Self, args...); err != nil {
@@ -395,6 +433,37 @@ func (b *bench) startPeers(ctx context.Context, backends, tlsBackends []string) 
 			return fmt.Errorf("%s on %s: %w", name, p.addr, err)
 		}
 	}
+	return b.startScrapes(ctx, admins)
+}
+
+// startScrapes waits until each monitored peer's admin endpoint answers a
+// scrape, then scrapes it every ScrapeInterval until the benchmark ends,
+// as the collector would: during its own runs, the others' and the
+// pauses between.
+func (b *bench) startScrapes(ctx context.Context, peers []*peer) error {
+	if len(peers) == 0 {
+		return nil
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	b.stopScrapes = cancel
+	for _, p := range peers {
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			rctx, rcancel := context.WithTimeout(ctx, time.Second)
+			_, err = p.scraper.Requests(rctx)
+			rcancel()
+			if err == nil || time.Now().After(deadline) {
+				break
+			}
+			if dead := alive(p.proc)(); dead != nil {
+				return dead
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%s: its admin endpoint does not answer: %w (log: %s)", p.name, err, p.proc.log)
+		}
+		b.scrapes.Go(func() { p.scraper.Run(sctx) })
+	}
 	return nil
 }
 
@@ -405,6 +474,12 @@ func (b *bench) load(ctx context.Context, s Scenario, p *peer, d time.Duration) 
 		out string
 		err error
 	)
+	var counted float64
+	if p.scraper != nil {
+		if counted, err = p.scraper.Requests(ctx); err != nil {
+			return m, "", fmt.Errorf("%s: %w", p.name, err)
+		}
+	}
 	pgid := p.proc.cmd.Process.Pid
 	cpu := groupCPU(pgid)
 	if s.Handshakes {
@@ -419,7 +494,32 @@ func (b *bench) load(ctx context.Context, s Scenario, p *peer, d time.Duration) 
 	if err != nil {
 		return m, out, fmt.Errorf("%s against %s: %w", s.Name, p.name, err)
 	}
+	if p.scraper != nil {
+		line, err := checkCounted(ctx, p, counted, m)
+		out += line
+		if err != nil {
+			return m, out, err
+		}
+	}
 	return m, out, nil
+}
+
+// checkCounted holds the monitored lb to its word: after the run, its
+// request counter must have grown by at least what the load tool completed
+// (by a few more when requests were in flight as the tool stopped). Less
+// means requests went uncounted, and the run measured an lb without
+// monitoring.
+func checkCounted(ctx context.Context, p *peer, before float64, m Measurement) (string, error) {
+	after, err := p.scraper.Requests(ctx)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", p.name, err)
+	}
+	line := fmt.Sprintf("\nmonitoring: %s counted %.0f requests in %s; the load tool completed %.0f\n", p.name, after-before, metrics.HTTPRequests, m.Requests)
+	if after-before < m.Requests {
+		return line, fmt.Errorf("%s counted %.0f requests in %s where the load tool completed %.0f: its monitoring is not on the request path",
+			p.name, after-before, metrics.HTTPRequests, m.Requests)
+	}
+	return line, nil
 }
 
 // profile repeats each scenario rampart leads once more while taking a CPU
@@ -497,6 +597,10 @@ func (b *bench) report(scenarios []Scenario, runs []Sample, checks []Check, meta
 			fmt.Fprintln(o.Stdout, "goal: "+g)
 		}
 	}
+	scrapes := b.scrapeReport()
+	for _, l := range scrapes {
+		fmt.Fprintln(o.Stdout, "bench: "+l)
+	}
 
 	var errs []error
 	errs = append(errs, WriteRunsCSV(filepath.Join(o.Out, "runs.csv"), runs))
@@ -508,7 +612,7 @@ func (b *bench) report(scenarios []Scenario, runs []Sample, checks []Check, meta
 		b.versions["wrk"], o.Threads, o.Connections, b.versions["openssl"], o.HandshakeClients, o.Rounds, o.Duration)
 	var vs []string
 	for _, name := range b.order() {
-		if name != PeerRampartReencrypt {
+		if name != PeerRampartReencrypt && name != PeerRampartMonitored {
 			vs = append(vs, name+" "+b.versions[name])
 		}
 	}
@@ -524,6 +628,9 @@ func (b *bench) report(scenarios []Scenario, runs []Sample, checks []Check, meta
 			md.WriteString("- " + g + "\n")
 		}
 	}
+	for _, l := range scrapes {
+		md.WriteString("- " + l + "\n")
+	}
 	errs = append(errs, os.WriteFile(filepath.Join(o.Out, "summary.md"), []byte(md.String()), 0o644))
 
 	png := filepath.Join(o.Out, "chart.png")
@@ -537,6 +644,26 @@ func (b *bench) report(scenarios []Scenario, runs []Sample, checks []Check, meta
 	}
 	fmt.Fprintf(o.Stdout, "\nbench: wrote %s, %s, %s and %s\n", filepath.Join(o.Out, "runs.csv"), filepath.Join(o.Out, "summary.csv"), filepath.Join(o.Out, "summary.md"), png)
 	return errors.Join(errs...)
+}
+
+// scrapeReport says how each monitored peer was scraped, so the reader can
+// tell the monitoring figures came with a collector's load.
+func (b *bench) scrapeReport() []string {
+	var out []string
+	for _, name := range b.order() {
+		p := b.peers[name]
+		if p.scraper == nil {
+			continue
+		}
+		st := p.scraper.Stats()
+		l := fmt.Sprintf("%s: /metrics scraped %d times over mutual TLS, every %v, %d failed; %.1f KiB per scrape, median %s; every run's requests were counted in %s",
+			name, st.OK+st.Failed, ScrapeInterval, st.Failed, float64(st.Bytes)/1024, human(st.Median), metrics.HTTPRequests)
+		if st.LastErr != nil {
+			l += fmt.Sprintf(" (last failure: %v)", st.LastErr)
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 // machine describes where the benchmark runs.

@@ -42,6 +42,12 @@ var Scenarios = []Scenario{
 		Name: "reencrypt", Title: "rampart: reencrypt (mTLS to backends) vs terminate", Path: PathSmall,
 		Peers: []string{PeerRampart, PeerRampartReencrypt}, Base: PeerRampartReencrypt,
 	},
+	{
+		// Keep-alive with a small body: where the per-request cost of
+		// counting weighs most against the proxying itself.
+		Name: "monitoring", Title: "rampart: monitoring on (scraped every 1s) vs off", Path: PathSmall,
+		Peers: []string{PeerRampart, PeerRampartMonitored}, Base: PeerRampartMonitored,
+	},
 }
 
 func allPeers() []string { return append(append([]string(nil), ThirdParty...), PeerRampart) }
@@ -49,16 +55,16 @@ func allPeers() []string { return append(append([]string(nil), ThirdParty...), P
 // selectScenarios returns the scenarios named in names (all when empty),
 // keeping only peers in enabled.
 func selectScenarios(names []string, enabled map[string]bool) ([]Scenario, error) {
-	want := map[string]bool{}
+	want, unknown := map[string]bool{}, map[string]bool{}
 	for _, n := range names {
-		want[n] = true
+		want[n], unknown[n] = true, true
 	}
 	var out []Scenario
 	for _, s := range Scenarios {
 		if len(want) > 0 && !want[s.Name] {
 			continue
 		}
-		delete(want, s.Name)
+		delete(unknown, s.Name)
 		var peers []string
 		for _, p := range s.Peers {
 			if enabled[p] {
@@ -68,12 +74,12 @@ func selectScenarios(names []string, enabled map[string]bool) ([]Scenario, error
 		s.Peers = peers
 		out = append(out, s)
 	}
-	if len(want) > 0 {
-		var unknown []string
-		for n := range want {
-			unknown = append(unknown, n)
+	if len(unknown) > 0 {
+		var names []string
+		for n := range unknown {
+			names = append(names, n)
 		}
-		return nil, fmt.Errorf("unknown scenario %s (want %s)", strings.Join(unknown, ", "), scenarioNames())
+		return nil, fmt.Errorf("unknown scenario %s (want %s)", strings.Join(names, ", "), scenarioNames())
 	}
 	return out, nil
 }

@@ -3,7 +3,8 @@
 //
 //	rampart-bench run [flags]      the benchmark (see bench/README.md)
 //	rampart-bench backend [flags]  one of the two backends (started by run)
-//	rampart-bench lb [flags]       rampart's lb over the backends (started by run)
+//	rampart-bench lb [flags]       rampart's lb over the backends, with or without
+//	                               monitoring (started by run)
 package main
 
 import (
@@ -77,7 +78,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.Connections, "connections", harness.DefaultConnections, "wrk connections")
 	fs.IntVar(&o.HandshakeClients, "handshake-clients", harness.DefaultHandshakers, "parallel openssl s_time processes in the handshake scenario")
 	fs.Var(&peers, "peers", "third-party peers to include (default haproxy,nginx,caddy)")
-	fs.Var(&scenarios, "scenarios", "scenarios to run (default keepalive,resume,handshake,100k,reencrypt)")
+	fs.Var(&scenarios, "scenarios", "scenarios to run (default keepalive,resume,handshake,100k,reencrypt,monitoring)")
 	fs.BoolVar(&o.Profile, "profile", false, "also take CPU profiles of rampart's lb (extra runs, not in the table)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -146,6 +147,8 @@ func lb(ctx context.Context, args []string) error {
 	fs.BoolVar(&c.Reencrypt, "reencrypt", false, "mutual TLS to the backends (the reencrypt policy)")
 	fs.StringVar(&c.PKIDir, "pki", "", "CA directory, holding the site certificate")
 	fs.StringVar(&c.PprofListen, "pprof", "", "serve net/http/pprof on this address")
+	fs.BoolVar(&c.Monitored, "monitored", false, "turn the server's monitoring client on, as a node with monitoring enabled (needs --admin)")
+	fs.StringVar(&c.AdminListen, "admin", "", "with --monitored: serve /metrics over mutual TLS on this address")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
