@@ -10,6 +10,13 @@
 // with rise and fall thresholds (health_check.go). Each upstream's live state
 // has one owner, Host (host.go).
 //
+// The transport is the pool's own HTTP/1.1 path (h1transport.go, h1conn.go):
+// the handler's goroutine writes the request and reads the response on a
+// pooled keep-alive connection, and a direct proxy (direct_proxy.go) does what
+// httputil.ReverseProxy would around it. Protocol upgrades and the few other
+// requests it leaves out go through httputil.ReverseProxy and net/http's
+// Transport, as every request does with Config.StdlibTransport.
+//
 // Upstreams start healthy, so a site serves the moment it starts; a dead one
 // is caught by the first request that cannot connect. Any attempt that gets
 // no response (refused, reset, EOF or timeout before the headers, TLS

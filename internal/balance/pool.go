@@ -20,7 +20,7 @@ type Pool struct {
 	retries  int
 	ejectFor time.Duration
 
-	transport *http.Transport
+	transport *upstreamTransport
 	buffers   *bufferPool
 	checks    []*healthCheck
 	proxy     http.Handler
@@ -103,19 +103,20 @@ func (p *Pool) Proxy(extra Hooks) http.Handler {
 			modifiers = append(modifiers, fn)
 		}
 	}
+	rewrite := func(pr *httputil.ProxyRequest) {
+		pr.Out.URL.Scheme = p.scheme
+		pr.Out.URL.Host = ""
+		if h := p.pick(nil); h != nil {
+			pr.Out.URL.Host = h.addr
+		}
+		// pr.Out.Host keeps the client's Host, so virtual hosts work at
+		// every hop; the upstream's address is only the TCP target.
+		for _, fn := range rewrites {
+			fn(pr)
+		}
+	}
 	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL.Scheme = p.scheme
-			pr.Out.URL.Host = ""
-			if h := p.pick(nil); h != nil {
-				pr.Out.URL.Host = h.addr
-			}
-			// pr.Out.Host keeps the client's Host, so virtual hosts work at
-			// every hop; the upstream's address is only the TCP target.
-			for _, fn := range rewrites {
-				fn(pr)
-			}
-		},
+		Rewrite:      rewrite,
 		Transport:    retryTransport{pool: p},
 		BufferPool:   p.buffers,
 		ErrorHandler: p.serveError,
@@ -131,7 +132,10 @@ func (p *Pool) Proxy(extra Hooks) http.Handler {
 			return nil
 		}
 	}
-	return rp
+	if p.transport.h1 == nil {
+		return rp
+	}
+	return &directProxy{pool: p, rewrite: rewrite, modify: rp.ModifyResponse, rp: rp}
 }
 
 // pick chooses an available upstream not in tried, or nil.

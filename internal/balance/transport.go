@@ -1,6 +1,7 @@
 package balance
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"sync"
@@ -16,12 +17,47 @@ const (
 	bufferSize          = 32 << 10
 )
 
+// upstreamTransport is what a pool sends every request and health check
+// through. Ordinary requests take the pool's own HTTP/1.1 path (h1); the
+// requests it leaves out (protocol upgrades, 100-continue, request trailers)
+// and, with Config.StdlibTransport, all requests take net/http's Transport,
+// which shares the dialer, TLS config and limits. The embedded Transport
+// keeps its settings inspectable.
+type upstreamTransport struct {
+	*http.Transport
+	h1 *h1Transport // nil with Config.StdlibTransport
+}
+
+func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.h1 != nil && t.h1.handles(req) {
+		return t.h1.RoundTrip(req)
+	}
+	return t.Transport.RoundTrip(req)
+}
+
+// CloseIdleConnections closes the idle connections of both paths.
+func (t *upstreamTransport) CloseIdleConnections() {
+	t.Transport.CloseIdleConnections()
+	if t.h1 != nil {
+		t.h1.CloseIdleConnections()
+	}
+}
+
 // newTransport returns the one transport a pool uses for every upstream and
 // every health check: HTTP/1.1 keep-alive, sized for a proxy under load.
-func newTransport(c Config) *http.Transport {
+func newTransport(c Config) *upstreamTransport {
 	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
 	if c.LocalAddr != nil {
 		d.LocalAddr = c.LocalAddr
+	}
+	var tlsConfig *tls.Config
+	if c.TLS != nil {
+		tlsConfig = c.TLS.Clone()
+		// A new connection to an upstream, after an idle one was closed,
+		// resumes the TLS session instead of a full handshake.
+		if tlsConfig.ClientSessionCache == nil {
+			tlsConfig.ClientSessionCache = tls.NewLRUClientSessionCache(0)
+		}
 	}
 	// HTTP/1.1 only: many short requests over a pool of keep-alive
 	// connections spread better across upstream cores than one multiplexed
@@ -40,32 +76,32 @@ func newTransport(c Config) *http.Transport {
 		Protocols:             &protos,
 		// The client's encoding passes through untouched.
 		DisableCompression: true,
-	}
-	if c.TLS != nil {
 		// An empty ServerName makes the transport use the upstream's host.
-		t.TLSClientConfig = c.TLS.Clone()
+		TLSClientConfig: tlsConfig,
 	}
-	return t
+	ut := &upstreamTransport{Transport: t}
+	if !c.StdlibTransport {
+		ut.h1 = newH1Transport(d, tlsConfig, c.ResponseHeaderTimeout, c.MaxIdleConnsPerHost)
+	}
+	return ut
 }
 
 // bufferPool recycles the 32 KiB buffers ReverseProxy copies bodies with.
+// It holds array pointers, so that Put, which gets a slice back, can store
+// it without allocating.
 type bufferPool struct{ p sync.Pool }
 
 func newBufferPool() *bufferPool {
-	return &bufferPool{p: sync.Pool{New: func() any {
-		b := make([]byte, bufferSize)
-		return &b
-	}}}
+	return &bufferPool{p: sync.Pool{New: func() any { return new([bufferSize]byte) }}}
 }
 
 // Get implements httputil.BufferPool.
-func (b *bufferPool) Get() []byte { return *b.p.Get().(*[]byte) }
+func (b *bufferPool) Get() []byte { return b.p.Get().(*[bufferSize]byte)[:] }
 
 // Put implements httputil.BufferPool.
 func (b *bufferPool) Put(buf []byte) {
 	if cap(buf) < bufferSize {
 		return
 	}
-	buf = buf[:bufferSize]
-	b.p.Put(&buf)
+	b.p.Put((*[bufferSize]byte)(buf[:bufferSize]))
 }

@@ -2,8 +2,10 @@ package lb
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httputil"
+	"strings"
 
 	"github.com/rampart-dev/rampart/internal/hop"
 )
@@ -12,22 +14,42 @@ import (
 type requestIDKey struct{}
 
 // rewrite sets the headers a request carries from the edge inward. It runs
-// as the pool's Rewrite hook, after ReverseProxy has removed hop-by-hop and
+// as the pool's Rewrite hook, after the pool has removed hop-by-hop and
 // X-Forwarded-* headers from the outgoing request.
 func (l *LB) rewrite(pr *httputil.ProxyRequest) {
 	// The lb is the edge: the client's own X-Forwarded-For is a claim
 	// nobody can check, so it is replaced by the address that connected,
-	// not extended. ReverseProxy already dropped it from pr.Out.
-	pr.SetXForwarded()
-	pr.Out.Header.Set("X-Forwarded-Proto", "https")
+	// not extended. The pool already dropped it from pr.Out.
+	//
+	// This sets what pr.SetXForwarded, Header.Set and hop.AddVia would,
+	// with every value in one allocation: it runs for every request, and
+	// a slice per header showed in the lb's profile. Each value is capped
+	// so that an append elsewhere copies rather than overwrites.
+	h := pr.Out.Header
+	v := make([]string, 5)
+	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err != nil {
+		delete(h, "X-Forwarded-For")
+	} else {
+		if prior := h["X-Forwarded-For"]; len(prior) > 0 { // a pool hook set one
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		v[0] = ip
+		h["X-Forwarded-For"] = v[0:1:1]
+	}
+	v[1] = pr.In.Host
+	h["X-Forwarded-Host"] = v[1:2:2]
+	v[2] = "https"
+	h["X-Forwarded-Proto"] = v[2:3:3]
 
 	if id, ok := pr.In.Context().Value(requestIDKey{}).(string); ok {
-		pr.Out.Header.Set(hop.RequestID, id)
+		v[3] = id
+		h[hop.RequestID] = v[3:4:4]
 	}
 
-	// Via starts here, so the chain lists only rampart's servers.
-	pr.Out.Header.Del(hop.Via)
-	hop.AddVia(pr.Out.Header, l.name)
+	// Via starts here, so the chain lists only rampart's servers: this
+	// replaces any Via the client sent.
+	v[4] = "1.1 " + l.name
+	h[hop.Via] = v[4:5:5]
 
 	if l.forwardClientCert {
 		hop.SetClientCert(pr.Out) // replaces any client-sent value

@@ -1,0 +1,349 @@
+package balance
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/http/httputil"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync"
+)
+
+// directProxy is the pool's handler when its own HTTP/1.1 path is on. For
+// the requests that path carries it does what httputil.ReverseProxy does,
+// step for step, with the same hooks (Rewrite with a ProxyRequest, then
+// ModifyResponse) and the same errors, but without the generic work that
+// showed in the lb's profile: cloning the request twice, copying every
+// header value, parsing each response's media type to decide on flushing,
+// and a fresh slice per response header. Everything else (protocol
+// upgrades, Expect: 100-continue, request trailers) goes to the
+// ReverseProxy beside it.
+type directProxy struct {
+	pool    *Pool
+	rewrite func(*httputil.ProxyRequest) // the pool's target choice, then the hooks
+	modify  func(*http.Response) error   // nil when there are no hooks
+	rp      *httputil.ReverseProxy
+}
+
+// exchangeState is what one proxied request needs besides the request
+// itself, allocated at once.
+type exchangeState struct {
+	pr    httputil.ProxyRequest
+	url   url.URL
+	body  noCloseBody
+	trace httptrace.ClientTrace
+
+	// Informational (1xx) responses are written to the client as they
+	// come, until the final response has arrived.
+	mu   sync.Mutex
+	done bool
+	rw   http.ResponseWriter
+}
+
+// noCloseBody keeps the upstream path from closing the client's request
+// body, as ReverseProxy does: closing a body not yet read would hang.
+type noCloseBody struct{ io.ReadCloser }
+
+func (noCloseBody) Close() error { return nil }
+
+// userAgentNone is what ReverseProxy sets when the client sent no
+// User-Agent, so that none is sent. Its capacity is its length: an append
+// copies it.
+var userAgentNone = []string{""}[:1:1]
+
+func (d *directProxy) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	h := req.Header
+	ctx := req.Context()
+	if h == nil || req.URL == nil || len(req.Trailer) > 0 || ctx.Done() == nil {
+		d.rp.ServeHTTP(rw, req)
+		return
+	}
+	if _, ok := h["Upgrade"]; ok {
+		d.rp.ServeHTTP(rw, req)
+		return
+	}
+	if _, ok := h["Expect"]; ok {
+		d.rp.ServeHTTP(rw, req)
+		return
+	}
+
+	x := &exchangeState{rw: rw}
+	x.trace.Got1xxResponse = x.got1xx
+	out := req.WithContext(httptrace.WithClientTrace(ctx, &x.trace))
+	x.url = *req.URL
+	if req.URL.User != nil {
+		u := *req.URL.User
+		x.url.User = &u
+	}
+	out.URL = &x.url
+	out.Header = outboundHeader(h)
+	if req.ContentLength == 0 {
+		out.Body = nil // as ReverseProxy: no body to send or to replay
+	} else if out.Body != nil {
+		x.body.ReadCloser = req.Body
+		out.Body = &x.body
+	}
+	out.Close = false
+	out.URL.RawQuery = cleanQueryParams(out.URL.RawQuery)
+
+	x.pr = httputil.ProxyRequest{In: req, Out: out}
+	d.rewrite(&x.pr)
+	out = x.pr.Out
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = userAgentNone
+	}
+
+	res, err := retryTransport{pool: d.pool}.RoundTrip(out)
+	x.mu.Lock()
+	x.done = true
+	x.mu.Unlock()
+	if err != nil {
+		d.pool.serveError(rw, out, err)
+		return
+	}
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		// Nobody asked: ReverseProxy answers 502 to this too.
+		res.Body.Close()
+		d.pool.serveError(rw, out, errors.New("upstream switched protocols without an upgrade request"))
+		return
+	}
+	removeHopByHop(res.Header)
+	if d.modify != nil {
+		if err := d.modify(res); err != nil {
+			res.Body.Close()
+			d.pool.serveError(rw, out, err)
+			return
+		}
+	}
+
+	dst := rw.Header()
+	for k, vv := range res.Header {
+		if len(vv) == 0 {
+			continue
+		}
+		// res.Header is this request's own and is not read again, so its
+		// slices can move over as they are.
+		if old, ok := dst[k]; ok {
+			dst[k] = append(old, vv...)
+		} else {
+			dst[k] = vv
+		}
+	}
+	announced := len(res.Trailer)
+	if announced > 0 {
+		keys := make([]string, 0, announced)
+		for k := range res.Trailer {
+			keys = append(keys, k)
+		}
+		dst.Add("Trailer", strings.Join(keys, ", "))
+	}
+	rw.WriteHeader(res.StatusCode)
+
+	if err := d.copyBody(rw, res); err != nil {
+		res.Body.Close()
+		if req.Context().Value(http.ServerContextKey) != nil {
+			// As ReverseProxy: the only way to tell the client the body
+			// is cut is to abort the response.
+			panic(http.ErrAbortHandler)
+		}
+		return
+	}
+	res.Body.Close() // now, not deferred: it fills res.Trailer
+
+	if len(res.Trailer) > 0 {
+		// Forces chunking, so net/http does not compute a length for a
+		// short body and drop the trailers.
+		http.NewResponseController(rw).Flush()
+	}
+	if len(res.Trailer) == announced {
+		for k, vv := range res.Trailer {
+			for _, v := range vv {
+				dst.Add(k, v)
+			}
+		}
+		return
+	}
+	for k, vv := range res.Trailer {
+		k = http.TrailerPrefix + k
+		for _, v := range vv {
+			dst.Add(k, v)
+		}
+	}
+}
+
+// copyBody copies the response body to the client. A body of unknown length
+// or an event stream is flushed as it comes, headers first, as ReverseProxy
+// does; others go out when the server's buffer fills or the handler ends.
+func (d *directProxy) copyBody(rw http.ResponseWriter, res *http.Response) error {
+	stream := res.ContentLength == -1 || isEventStream(res.Header)
+	var flush func() error
+	if stream {
+		flush = http.NewResponseController(rw).Flush
+		flush()
+	}
+	buf := d.pool.buffers.Get()
+	defer d.pool.buffers.Put(buf)
+	for {
+		nr, rerr := res.Body.Read(buf)
+		if rerr != nil && rerr != io.EOF && rerr != context.Canceled {
+			d.rp.ErrorLog.Printf("httputil: ReverseProxy read error during body copy: %v", rerr)
+		}
+		if nr > 0 {
+			nw, werr := rw.Write(buf[:nr])
+			if werr != nil {
+				return werr
+			}
+			if nw != nr {
+				return io.ErrShortWrite
+			}
+			if stream {
+				flush()
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// got1xx writes an informational response to the client, as ReverseProxy
+// does, including clearing the response headers afterwards.
+func (x *exchangeState) got1xx(code int, header textproto.MIMEHeader) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.done {
+		return nil
+	}
+	h := x.rw.Header()
+	for k, vv := range header {
+		for _, v := range vv {
+			h.Add(k, v)
+		}
+	}
+	x.rw.WriteHeader(code)
+	clear(h)
+	return nil
+}
+
+// outboundHeader returns the headers to send upstream: a copy of in without
+// the hop-by-hop headers, those the client listed in Connection, and the
+// Forwarded and X-Forwarded-* headers a Rewrite hook decides on afresh. The
+// values share one allocation, each slice capped so an append copies it.
+func outboundHeader(in http.Header) http.Header {
+	n := 0
+	for k, vv := range in {
+		if !dropOutbound(k) {
+			n += len(vv)
+		}
+	}
+	values := make([]string, n)
+	// Room for what the hooks add (X-Forwarded-*, X-Request-Id, Via), so
+	// the map does not grow.
+	out := make(http.Header, len(in)+8)
+	for k, vv := range in {
+		if dropOutbound(k) {
+			continue
+		}
+		if vv == nil {
+			out[k] = nil
+			continue
+		}
+		c := copy(values, vv)
+		out[k] = values[:c:c]
+		values = values[c:]
+	}
+	for _, f := range in["Connection"] {
+		for sf := range strings.SplitSeq(f, ",") {
+			if sf = textproto.TrimString(sf); sf != "" {
+				out.Del(sf)
+			}
+		}
+	}
+	// Tell the upstream trailers are welcome when the client said so.
+	if headerHasToken(in["Te"], "trailers") {
+		out["Te"] = []string{"trailers"}
+	}
+	return out
+}
+
+func dropOutbound(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade",
+		"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+		return true
+	}
+	return false
+}
+
+// hopHeaders are removed from responses, as ReverseProxy removes them.
+var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+func removeHopByHop(h http.Header) {
+	for _, f := range h["Connection"] {
+		for sf := range strings.SplitSeq(f, ",") {
+			if sf = textproto.TrimString(sf); sf != "" {
+				h.Del(sf)
+			}
+		}
+	}
+	for _, k := range hopHeaders {
+		delete(h, k)
+	}
+}
+
+// isEventStream reports whether the response is text/event-stream, whose
+// events must reach the client as they come.
+func isEventStream(h http.Header) bool {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		return false
+	}
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	return strings.EqualFold(strings.TrimSpace(ct), "text/event-stream")
+}
+
+// maxQueryParams is net/url's default limit, which ReverseProxy enforces
+// by re-encoding a query with more.
+const maxQueryParams = 10000
+
+// cleanQueryParams drops query parameters net/url cannot parse (a ';'
+// separator, a bad escape), by re-encoding the query, as ReverseProxy does
+// so the upstream never sees a query the proxy read differently.
+func cleanQueryParams(s string) string {
+	reencode := func(s string) string {
+		v, _ := url.ParseQuery(s)
+		return v.Encode()
+	}
+	if strings.Count(s, "&")+1 > maxQueryParams {
+		return reencode(s)
+	}
+	for i := 0; i < len(s); {
+		switch s[i] {
+		case ';':
+			return reencode(s)
+		case '%':
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return reencode(s)
+			}
+			i += 3
+		default:
+			i++
+		}
+	}
+	return s
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}

@@ -1,0 +1,382 @@
+package balance
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// h1Conn is one connection to an upstream. While a request is on it, that
+// request's goroutines own it (the caller's, and a body writer's while a
+// request body is sent); while it is idle, the transport does.
+type h1Conn struct {
+	t   *h1Transport
+	hc  *hostConns
+	raw net.Conn // the TCP connection: deadlines and forced closes
+	nc  net.Conn // raw, or the TLS client over it
+
+	idleAt int64 // mono time it was parked
+	reused bool  // it came from the idle stack, so the upstream may have closed it
+
+	abortFn func() // c.abort, made once so watching a context allocates less
+
+	// The request on the connection now.
+	br         *bufio.Reader
+	readLimit  int64 // bytes the response headers may still take
+	nread      int64 // bytes received for this request
+	nwritten   int64 // bytes sent for this request, until a body writer starts
+	closeAfter bool  // the request or the response asked to close
+	stop       func() bool
+	wdone      chan error // the body writer's result; nil without a body
+
+	// The response header timeout starts when the request is fully sent,
+	// which a body writer learns first; mu orders its arming with the
+	// reader's disarming once headers have arrived.
+	mu          sync.Mutex
+	headersDone bool
+}
+
+// staleConnError means a connection from the idle stack failed before any
+// byte of a response arrived, in a way that lets the request go again: the
+// upstream had closed it while it sat idle.
+type staleConnError struct {
+	err      error
+	bodyUsed bool // the request body was (maybe) consumed: replay it with GetBody
+}
+
+func (e *staleConnError) Error() string { return "stale upstream connection: " + e.err.Error() }
+func (e *staleConnError) Unwrap() error { return e.err }
+
+var errResponseHeadersTooLarge = errors.New("response headers exceed 1 MiB")
+
+// Read is what the connection's bufio.Reader reads through: it counts, and
+// bounds the response headers.
+func (c *h1Conn) Read(p []byte) (int, error) {
+	if c.readLimit <= 0 {
+		return 0, errResponseHeadersTooLarge
+	}
+	if int64(len(p)) > c.readLimit {
+		p = p[:c.readLimit]
+	}
+	n, err := c.nc.Read(p)
+	c.readLimit -= int64(n)
+	c.nread += int64(n)
+	return n, err
+}
+
+// Write is what the request's bufio.Writer writes through: it counts, so a
+// failure can tell whether anything was sent.
+func (c *h1Conn) Write(p []byte) (int, error) {
+	n, err := c.nc.Write(p)
+	c.nwritten += int64(n)
+	return n, err
+}
+
+// roundTrip sends req and reads the response headers.
+func (c *h1Conn) roundTrip(req *http.Request, headerTimeout time.Duration) (*http.Response, error) {
+	ctx := req.Context()
+	c.nread, c.nwritten = 0, 0
+	c.closeAfter = req.Close || headerHasToken(req.Header["Connection"], "close")
+	c.wdone = nil
+	if c.abortFn == nil {
+		c.abortFn = c.abort
+	}
+	// Closing the connection is how a request on it is cancelled: the
+	// reads and writes below then fail at once.
+	c.stop = context.AfterFunc(ctx, c.abortFn)
+
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	bw := getWriter(c)
+	chunked, err := writeRequestHeader(bw, req, hasBody)
+	if err != nil {
+		putWriter(bw)
+		c.stop()
+		c.abort()
+		closeRequestBody(req)
+		return nil, fmt.Errorf("upstream %s: %w", c.hc.key.addr, err)
+	}
+	if err := bw.Flush(); err != nil {
+		putWriter(bw)
+		return nil, c.fail(req, err, c.nwritten > 0, false)
+	}
+
+	if hasBody {
+		c.mu.Lock()
+		c.headersDone = false
+		c.mu.Unlock()
+		c.wdone = make(chan error, 1)
+		go c.writeBody(bw, req, chunked, headerTimeout, c.wdone)
+	} else {
+		putWriter(bw)
+		c.raw.SetReadDeadline(time.Now().Add(headerTimeout))
+	}
+
+	c.br = getReader(c)
+	c.readLimit = maxResponseHeaderBytes
+	resp, err := c.readResponse(req)
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("no response headers within %v: %w", headerTimeout, err)
+		}
+		return nil, c.fail(req, err, true, hasBody)
+	}
+	if hasBody {
+		c.mu.Lock()
+		c.headersDone = true
+		c.raw.SetReadDeadline(time.Time{})
+		c.mu.Unlock()
+	} else {
+		c.raw.SetReadDeadline(time.Time{})
+	}
+	c.readLimit = math.MaxInt64
+	if resp.Close || resp.StatusCode == http.StatusSwitchingProtocols {
+		// After a 101 the connection speaks another protocol. Upgrades go
+		// through net/http's Transport, so this one was unasked: it is
+		// still the upstream's answer (the proxy turns it into a 502), but
+		// its connection is not reused.
+		c.closeAfter = true
+	}
+	if resp.Body == http.NoBody {
+		c.finish(true)
+		return resp, nil
+	}
+	resp.Body = &h1Body{c: c, rc: resp.Body, ctx: ctx}
+	return resp, nil
+}
+
+// readResponse reads the response to req, passing 1xx responses other than
+// 101 to the request's httptrace hooks, as net/http's Transport does (which
+// is how ReverseProxy forwards 103 Early Hints).
+func (c *h1Conn) readResponse(req *http.Request) (*http.Response, error) {
+	const max1xx = 5 // as net/http: a bound on informational responses nobody consumes
+	n1xx := 0
+	for {
+		resp, err := http.ReadResponse(c.br, req)
+		if err != nil {
+			return nil, err
+		}
+		code := resp.StatusCode
+		if code < 100 || code > 199 || code == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+		c.readLimit = maxResponseHeaderBytes
+		if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(code, textproto.MIMEHeader(resp.Header)); err != nil {
+				return nil, err
+			}
+			continue // delivered: the hook's owner bounds them
+		}
+		if n1xx++; n1xx > max1xx {
+			return nil, errors.New("too many 1xx informational responses")
+		}
+	}
+}
+
+// fail ends a request that got no response: it closes the connection and
+// returns the error to report. written says whether any byte of the request
+// may have reached the upstream, bodyUsed whether the request body may have
+// been read.
+func (c *h1Conn) fail(req *http.Request, err error, written, bodyUsed bool) error {
+	c.stop()
+	c.abort()
+	if c.br != nil {
+		putReader(c.br)
+		c.br = nil
+	}
+	ctx := req.Context()
+	if ctx.Err() != nil {
+		return fmt.Errorf("upstream %s: %w", c.hc.key.addr, context.Cause(ctx))
+	}
+	if c.wdone != nil {
+		// A failed body write explains a failed read better than the
+		// closed connection it leaves behind.
+		select {
+		case werr := <-c.wdone:
+			if werr != nil {
+				err = fmt.Errorf("write request body: %w", werr)
+			}
+		default:
+		}
+	}
+	if c.reused && c.nread == 0 {
+		replayable := !bodyUsed || req.GetBody != nil
+		if !written || (idempotent(req) && replayable) {
+			return &staleConnError{err: err, bodyUsed: bodyUsed}
+		}
+	}
+	return fmt.Errorf("upstream %s: %w", c.hc.key.addr, err)
+}
+
+// finish ends the request on c once its response was read to the end
+// (reuse) or abandoned, and parks or closes the connection. Only the
+// goroutine reading the response calls it.
+func (c *h1Conn) finish(reuse bool) {
+	if !c.stop() {
+		reuse = false // the context ended and closed the connection
+	}
+	if c.wdone != nil {
+		select {
+		case err := <-c.wdone:
+			reuse = reuse && err == nil
+		default:
+			reuse = false // the upstream answered before taking the whole body
+		}
+		c.wdone = nil
+	}
+	if c.closeAfter || c.br.Buffered() > 0 {
+		reuse = false // asked to close, or bytes nobody asked for
+	}
+	putReader(c.br)
+	c.br = nil
+	if reuse {
+		c.t.putIdle(c)
+		return
+	}
+	c.abort()
+}
+
+// writeBody sends the request body after the headers, on its own goroutine,
+// then starts the wait for the response headers.
+func (c *h1Conn) writeBody(bw *bufio.Writer, req *http.Request, chunked bool, headerTimeout time.Duration, done chan<- error) {
+	err := copyRequestBody(bw, req.Body, req.ContentLength, chunked)
+	req.Body.Close()
+	if err == nil {
+		err = bw.Flush()
+	}
+	putWriter(bw)
+	if err != nil {
+		// The upstream waits for bytes that will not come, or cannot take
+		// them: end the exchange, as net/http's Transport does.
+		c.abort()
+	} else {
+		c.mu.Lock()
+		if !c.headersDone {
+			c.raw.SetReadDeadline(time.Now().Add(headerTimeout))
+		}
+		c.mu.Unlock()
+	}
+	done <- err
+}
+
+// copyRequestBody writes body to bw: n bytes, or chunked until EOF. Chunks
+// are flushed as they come, so a streamed body streams.
+func copyRequestBody(bw *bufio.Writer, body io.Reader, n int64, chunked bool) error {
+	buf := bodyBuffers.Get()
+	defer bodyBuffers.Put(buf)
+	if chunked {
+		for {
+			k, rerr := body.Read(buf)
+			if k > 0 {
+				bw.WriteString(strconv.FormatInt(int64(k), 16))
+				bw.WriteString("\r\n")
+				bw.Write(buf[:k])
+				bw.WriteString("\r\n")
+				if err := bw.Flush(); err != nil {
+					return err
+				}
+			}
+			if rerr == io.EOF {
+				_, err := bw.WriteString("0\r\n\r\n")
+				return err
+			}
+			if rerr != nil {
+				return fmt.Errorf("read request body: %w", rerr)
+			}
+		}
+	}
+	left := n
+	for left > 0 {
+		k, rerr := body.Read(buf[:min(int64(len(buf)), left)])
+		if k > 0 {
+			if _, err := bw.Write(buf[:k]); err != nil {
+				return err
+			}
+			left -= int64(k)
+		}
+		if rerr == io.EOF {
+			if left > 0 {
+				return fmt.Errorf("request body ended %d bytes short of its Content-Length %d", left, n)
+			}
+			break
+		}
+		if rerr != nil {
+			return fmt.Errorf("read request body: %w", rerr)
+		}
+	}
+	return nil
+}
+
+// bodyBuffers lend the body writer its copy buffer.
+var bodyBuffers = newBufferPool()
+
+// abort closes the TCP connection at once, without a TLS close_notify, which
+// could block behind a write in flight.
+func (c *h1Conn) abort() { c.raw.Close() }
+
+// close closes an idle connection politely.
+func (c *h1Conn) close() { c.nc.Close() }
+
+// h1Body is a response body read from an h1Conn. Reading it to EOF returns
+// the connection to the pool; closing it before that closes the connection
+// rather than reading a body nobody wants.
+type h1Body struct {
+	c     *h1Conn
+	rc    io.ReadCloser // the body http.ReadResponse made
+	ctx   context.Context
+	state atomic.Int32 // bodyReading, bodyEOF, bodyFailed or bodyClosed
+}
+
+const (
+	bodyReading = iota
+	bodyEOF
+	bodyFailed
+	bodyClosed
+)
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	switch b.state.Load() {
+	case bodyEOF:
+		return 0, io.EOF
+	case bodyFailed, bodyClosed:
+		return 0, http.ErrBodyReadAfterClose
+	}
+	n, err := b.rc.Read(p)
+	switch {
+	case err == nil:
+	case err == io.EOF:
+		if b.state.CompareAndSwap(bodyReading, bodyEOF) {
+			b.c.finish(true)
+		}
+	default:
+		if b.state.CompareAndSwap(bodyReading, bodyFailed) {
+			b.c.finish(false)
+		}
+		if cerr := context.Cause(b.ctx); cerr != nil {
+			err = cerr
+		}
+	}
+	return n, err
+}
+
+// Close may run while a Read is in flight (http.Response allows it), so it
+// only closes the connection, which ends that Read; the buffers are left to
+// the garbage collector rather than recycled under a reader.
+func (b *h1Body) Close() error {
+	if b.state.CompareAndSwap(bodyReading, bodyClosed) {
+		b.c.stop()
+		b.c.abort()
+	}
+	return nil
+}
