@@ -107,10 +107,10 @@ func (n *Node) siteCertificate() (pki.SiteCertificate, error) {
 		return f, nil
 	case topology.CertFromACME:
 		return pki.NewACME(pki.ACMEConfig{
-			Domain:     n.topo.Site.Domain,
-			Directory:  c.ACME.Directory,
-			Email:      c.ACME.Email,
-			CAFile:     c.ACME.CAFile,
+			Domain:    n.topo.Site.Domain,
+			Directory: c.ACME.Directory,
+			Email:     c.ACME.Email,
+			CAFile:    c.ACME.CAFile,
 			// One store for the site: every lb serves the same certificate,
 			// and certmagic coordinates issuance and challenges through it.
 			StorageDir: filepath.Join(n.cfg.StateDir, "acme"),
