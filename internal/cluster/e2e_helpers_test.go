@@ -6,7 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
+	"github.com/rampart-dev/rampart/internal/e2e"
 	"io"
 	"net"
 	"net/http"
@@ -24,31 +24,11 @@ import (
 // run when RAMPART_E2E=1, as scripts/test sets.
 var rampartBin string
 
-func TestMain(m *testing.M) {
-	if os.Getenv("RAMPART_E2E") == "" {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "rampart-e2e-bin-")
-	if err != nil {
-		panic(err)
-	}
-	rampartBin = filepath.Join(dir, "rampart")
-	build := exec.Command("go", "build", "-o", rampartBin, "github.com/rampart-dev/rampart/cmd/rampart")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build rampart:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { e2e.Main(m, &rampartBin) }
 
 func needE2E(t *testing.T) {
 	t.Helper()
-	if rampartBin == "" {
-		t.Skip("end-to-end test: set RAMPART_E2E=1 (scripts/test does)")
-	}
+	e2e.Need(t, rampartBin)
 }
 
 // running is a `rampart up` child process and what it printed.
@@ -134,30 +114,12 @@ func (r *running) stop(t *testing.T) {
 			t.Error("rampart up did not stop within 40s of SIGTERM")
 		}
 	}
-	if left := processesMentioning(r.state); len(left) > 0 {
+	if left := e2e.ProcessesMentioning(r.state); len(left) > 0 {
 		for _, pid := range left {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 		t.Errorf("processes left after up stopped: %v", left)
 	}
-}
-
-// processesMentioning lists the PIDs whose command line contains s: the
-// servers of one `up` all name its state directory.
-func processesMentioning(s string) []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(cmdline, []byte(s)) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 func tail(s string, n int) string {

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"fmt"
+	"github.com/rampart-dev/rampart/internal/e2e"
 	"io"
 	"net"
 	"net/http"
@@ -233,7 +234,7 @@ func TestNetnsLeavesNothingBehind(t *testing.T) {
 			t.Fatalf("left after down: %v\n%s", left, out)
 		}
 		time.Sleep(500 * time.Millisecond)
-		if left := processesMentioning(r.state); len(left) > 0 {
+		if left := e2e.ProcessesMentioning(r.state); len(left) > 0 {
 			t.Errorf("processes left after down: %v", left)
 		}
 	})

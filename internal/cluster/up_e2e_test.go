@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"crypto/tls"
 	"fmt"
+	"github.com/rampart-dev/rampart/internal/e2e"
 	"io"
 	"net"
 	"net/http"
@@ -271,7 +272,7 @@ func TestKillingAWebServerFailsNoRequest(t *testing.T) {
 
 // webPID finds the node process of server name under one state directory.
 func webPID(t *testing.T, state, name string) int {
-	for _, pid := range processesMentioning(state) {
+	for _, pid := range e2e.ProcessesMentioning(state) {
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		args := strings.Split(string(cmdline), "\x00")
 		if len(args) > 2 && args[1] == "node" && args[2] == name {
@@ -360,7 +361,7 @@ servers:
 			if errLines != 1 {
 				t.Errorf("want exactly one error line, got:\n%s", out)
 			}
-			if left := processesMentioning(state); len(left) > 0 {
+			if left := e2e.ProcessesMentioning(state); len(left) > 0 {
 				t.Errorf("processes left: %v", left)
 			}
 		})

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"github.com/rampart-dev/rampart/internal/e2e"
 	"hash/crc32"
 	"io"
 	"log"
@@ -34,32 +35,11 @@ import (
 // the binary.
 var rampartBin string
 
-func TestMain(m *testing.M) {
-	if os.Getenv("RAMPART_E2E") == "" {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "rampart-dbtest-bin-")
-	if err != nil {
-		panic(err)
-	}
-	rampartBin = filepath.Join(dir, "rampart")
-	build := exec.Command("go", "build", "-o", rampartBin, "github.com/rampart-dev/rampart/cmd/rampart")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build rampart:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { e2e.Main(m, &rampartBin) }
 
 func needE2E(t *testing.T) {
 	t.Helper()
-	if rampartBin == "" {
-		t.Skip("end-to-end test: set RAMPART_E2E=1 (scripts/test does)")
-	}
+	e2e.Need(t, rampartBin)
 	for _, bin := range []string{"mariadbd", "mariadb-install-db", "rsync", "stunnel"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Fatalf("%s is not installed: run scripts/install-deps", bin)

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"github.com/rampart-dev/rampart/internal/e2e"
 	"io"
 	"net"
 	"net/http"
@@ -29,31 +30,11 @@ import (
 // in 127.0.4x.0/24, when RAMPART_E2E=1 (scripts/test sets it).
 var rampartBin string
 
-func TestMain(m *testing.M) {
-	if os.Getenv("RAMPART_E2E") == "" {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "rampart-monitor-e2e-")
-	if err != nil {
-		panic(err)
-	}
-	rampartBin = filepath.Join(dir, "rampart")
-	build := exec.Command("go", "build", "-o", rampartBin, "github.com/rampart-dev/rampart/cmd/rampart")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build rampart:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { e2e.Main(m, &rampartBin) }
 
 func needE2E(t *testing.T) {
 	t.Helper()
-	if rampartBin == "" {
-		t.Skip("end-to-end test: set RAMPART_E2E=1 (scripts/test does)")
-	}
+	e2e.Need(t, rampartBin)
 }
 
 // siteYAML is a site of one lb, two web+app servers and the monitor on
@@ -174,7 +155,7 @@ func (u *upSite) stop(t *testing.T) {
 			t.Error("rampart up did not stop within 40s of SIGTERM")
 		}
 	}
-	if left := processesMentioning(u.state); len(left) > 0 {
+	if left := e2e.ProcessesMentioning(u.state); len(left) > 0 {
 		for _, pid := range left {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
@@ -377,23 +358,6 @@ func descendants(pid int) []int {
 		}
 	}
 	return out
-}
-
-// processesMentioning lists the PIDs whose command line contains s.
-func processesMentioning(s string) []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(cmdline, []byte(s)) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 func dumpLogs(t *testing.T, state string) {
