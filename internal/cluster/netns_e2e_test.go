@@ -170,9 +170,19 @@ func TestNetnsBansAClientAndLiftsTheBan(t *testing.T) {
 	if seen["429"] == 0 || seen["error"] == 0 {
 		t.Fatalf("responses %v: want 429 and then refused connections", seen)
 	}
-	out, err := inNetns(ns, "lb-1", "nft", "list", "set", "inet", firewall.Table, "banned_v4").Output()
-	if err != nil || !strings.Contains(string(out), ns.HostAddr) {
-		t.Fatalf("the host is not in the kernel's ban set (%v):\n%s", err, out)
+	// The kernel's ban is made off the request path, so it may land a
+	// moment after the userspace ban refused the first connection; ban_for
+	// (5s) leaves room to wait for it.
+	var out []byte
+	var err error
+	for wait := time.Now().Add(3 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		out, err = inNetns(ns, "lb-1", "nft", "list", "set", "inet", firewall.Table, "banned_v4").Output()
+		if err == nil && strings.Contains(string(out), ns.HostAddr) {
+			break
+		}
+		if time.Now().After(wait) {
+			t.Fatalf("the host is not in the kernel's ban set within 3s (%v):\n%s", err, out)
+		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for get() != "200" {
