@@ -29,6 +29,11 @@ type Options struct {
 	// Observer, when set, sees every request and every TLS handshake, for
 	// metrics. Nil costs nothing.
 	Observer Observer
+	// OwnHTTP1 serves HTTP/1.x with this package's own connection loop
+	// (http1.go) instead of net/http's; HTTP/2 connections still go to
+	// net/http. The loop does less per request: no background read, one
+	// write per response. The lb sets it on its public listener.
+	OwnHTTP1 bool
 }
 
 // Observer watches a server. Package metrics provides one.
@@ -61,6 +66,13 @@ func (o Options) withDefaults() Options {
 // NewServer returns the http.Server that Run uses, for callers that need to
 // adjust it further.
 func NewServer(h http.Handler, o Options) *http.Server {
+	srv, _ := newServer(h, o)
+	return srv
+}
+
+// newServer returns the http.Server and, with an Observer and TLS, the
+// watch over its handshakes.
+func newServer(h http.Handler, o Options) (*http.Server, *handshakeWatch) {
 	o = o.withDefaults()
 	if o.Observer != nil {
 		h = o.Observer.Wrap(h)
@@ -73,16 +85,20 @@ func NewServer(h http.Handler, o Options) *http.Server {
 		MaxHeaderBytes:    o.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
 	}
+	var watch *handshakeWatch
 	if o.Observer != nil && o.TLS != nil {
-		observeHandshakes(srv, o.Observer)
+		watch = observeHandshakes(srv, o.Observer)
 	}
-	return srv
+	return srv, watch
 }
 
 // Run serves h on ln until ctx ends, then stops accepting and waits up to
 // DrainTimeout for requests in flight to finish. It closes ln.
 func Run(ctx context.Context, ln net.Listener, h http.Handler, o Options) error {
 	o = o.withDefaults()
+	if o.OwnHTTP1 {
+		return runHTTP1(ctx, ln, h, o)
+	}
 	srv := NewServer(h, o)
 	return RunServer(ctx, srv, ln, o.DrainTimeout)
 }

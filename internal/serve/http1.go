@@ -1,0 +1,643 @@
+package serve
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// The own HTTP/1.x server (Options.OwnHTTP1). net/http's server reads
+// ahead on every connection while a handler runs, to notice a client that
+// goes away: a goroutine, a read that finds nothing, and a deadline change
+// to stop it, per request. It also writes a response in two steps. Behind
+// the lb's profile those were a tenth of its CPU. This loop reads a request
+// with http.ReadRequest (net/http's own parser, so framing and smuggling
+// checks are the same), runs the handler on the connection's goroutine and
+// writes the whole response with one write when the handler returns. It
+// does not watch for the client going away while a handler runs: a proxied
+// request finishes upstream even if its client has left, as in HAProxy.
+//
+// What a client sees follows net/http's server, rule for rule (the
+// differential tests in http1_test.go hold the two side by side), with
+// three differences: a Content-Type is never guessed from the body, header
+// lines are not sorted, and a Host header with an empty value is refused
+// like a missing one.
+
+const (
+	// maxPostHandlerReadBytes is how much of a request body the handler
+	// left unread is read and dropped to keep the connection; a longer
+	// rest closes it. net/http's figure.
+	maxPostHandlerReadBytes = 256 << 10
+	// bufferBeforeChunking is how much of a response of unknown length is
+	// held back so that a short one gets a Content-Length. net/http's
+	// figure.
+	bufferBeforeChunking = 2048
+)
+
+// connection states, as the drain sees them.
+const (
+	connActive int32 = iota // handshaking, or reading, serving or writing a request
+	connIdle                // waiting for the next request
+	connClosed              // closed by the drain
+)
+
+// http1Server serves HTTP/1.x connections itself and hands HTTP/2
+// connections to net/http's server.
+type http1Server struct {
+	srv     *http.Server // its Handler serves every request; it also serves h2
+	handler http.Handler
+	tls     *tls.Config // nil for plain HTTP
+	watch   *handshakeWatch
+	opts    Options
+	log     *slog.Logger
+	h2      *connQueue // nil without TLS
+	baseCtx context.Context
+
+	mu      sync.Mutex
+	conns   map[*h1Conn]struct{}
+	closing atomic.Bool
+}
+
+// runHTTP1 is Run with Options.OwnHTTP1.
+func runHTTP1(ctx context.Context, ln net.Listener, h http.Handler, o Options) error {
+	srv, watch := newServer(h, o)
+	s := &http1Server{
+		srv:     srv,
+		handler: srv.Handler,
+		watch:   watch,
+		opts:    o,
+		log:     o.Logger,
+		conns:   make(map[*h1Conn]struct{}),
+	}
+	s.baseCtx = context.WithValue(context.Background(), http.ServerContextKey, srv)
+
+	h2done := make(chan error, 1)
+	if srv.TLSConfig != nil {
+		// Offer what ServeTLS would: h2 (unless NextProtos leaves it out)
+		// and http/1.1. net/http's server gets its own copy, since
+		// configuring HTTP/2 may change it.
+		cfg := srv.TLSConfig.Clone()
+		if len(cfg.NextProtos) == 0 {
+			cfg.NextProtos = []string{"h2"}
+		}
+		if !contains(cfg.NextProtos, "http/1.1") {
+			cfg.NextProtos = append(cfg.NextProtos, "http/1.1")
+		}
+		s.tls = cfg
+		srv.TLSConfig = cfg.Clone()
+		s.h2 = newConnQueue(ln.Addr())
+		go func() { h2done <- srv.Serve(s.h2) }()
+	} else {
+		close(h2done)
+	}
+
+	acceptDone := make(chan error, 1)
+	go func() { acceptDone <- s.accept(ln) }()
+	var err error
+	select {
+	case err = <-acceptDone:
+	case <-ctx.Done():
+		ln.Close()
+		<-acceptDone
+	}
+	if derr := s.drain(o.DrainTimeout); err == nil {
+		err = derr
+	}
+	if s.h2 != nil {
+		if herr := <-h2done; err == nil && !errors.Is(herr, http.ErrServerClosed) {
+			err = herr
+		}
+	}
+	return err
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// accept runs until ln fails or is closed, and closes it.
+func (s *http1Server) accept(ln net.Listener) error {
+	defer ln.Close()
+	var delay time.Duration
+	for {
+		rw, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || s.closing.Load() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				// Out of file descriptors, say: wait, as net/http does.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "in", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		c := &h1Conn{s: s, raw: rw, rwc: rw, remoteAddr: rw.RemoteAddr().String()}
+		if s.tls != nil {
+			c.rwc = tls.Server(rw, s.tls)
+		}
+		c.ctx, c.cancel = context.WithCancelCause(context.WithValue(s.baseCtx, http.LocalAddrContextKey, rw.LocalAddr()))
+		if !s.track(c) {
+			rw.Close()
+			return nil
+		}
+		go c.serve()
+	}
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+// track adds c to the connections the drain closes, unless the drain has
+// begun.
+func (s *http1Server) track(c *h1Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+// forget drops c from the connections the drain waits for: it has ended,
+// been hijacked or gone to the HTTP/2 server.
+func (s *http1Server) forget(c *h1Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// live reports how many connections the drain still waits for.
+func (s *http1Server) live() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// drain stops keep-alive, closes idle connections as they become idle and
+// waits for the rest, up to timeout; then it closes everything. HTTP/2
+// connections drain in net/http's server alongside.
+func (s *http1Server) drain(timeout time.Duration) error {
+	s.mu.Lock()
+	s.closing.Store(true)
+	s.mu.Unlock()
+	deadline := time.Now().Add(timeout)
+
+	h2err := make(chan error, 1)
+	if s.h2 != nil {
+		go func() {
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
+			defer cancel()
+			err := s.srv.Shutdown(ctx)
+			if errors.Is(err, context.DeadlineExceeded) {
+				s.srv.Close()
+				err = nil
+			}
+			h2err <- err
+		}()
+	} else {
+		h2err <- nil
+	}
+
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.closeIdle()
+		if s.live() == 0 {
+			return <-h2err
+		}
+		select {
+		case <-tick.C:
+		case <-timer.C:
+			s.mu.Lock()
+			for c := range s.conns {
+				c.state.Store(connClosed)
+				c.rwc.Close()
+				c.cancel(errDrainTimeout)
+			}
+			s.mu.Unlock()
+			// Handlers that ignore their context may still run; like
+			// net/http's Close, do not wait for them.
+			return <-h2err
+		}
+	}
+}
+
+var errDrainTimeout = errors.New("serve: drain timed out")
+
+// closeIdle closes the connections waiting for a request.
+func (s *http1Server) closeIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.CompareAndSwap(connIdle, connClosed) {
+			c.rwc.Close()
+		}
+	}
+}
+
+// connQueue is a net.Listener that yields connections handed to it: the
+// HTTP/2 connections, for net/http's server.
+type connQueue struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newConnQueue(addr net.Addr) *connQueue {
+	return &connQueue{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (q *connQueue) Accept() (net.Conn, error) {
+	select {
+	case c := <-q.conns:
+		return c, nil
+	case <-q.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// hand gives c to the server; false if it no longer accepts.
+func (q *connQueue) hand(c net.Conn) bool {
+	select {
+	case q.conns <- c:
+		return true
+	case <-q.done:
+		return false
+	}
+}
+
+func (q *connQueue) Close() error {
+	q.once.Do(func() { close(q.done) })
+	return nil
+}
+
+func (q *connQueue) Addr() net.Addr { return q.addr }
+
+// h1Conn is one client connection.
+type h1Conn struct {
+	s          *http1Server
+	raw        net.Conn // the TCP connection
+	rwc        net.Conn // raw, or the TLS connection over it
+	remoteAddr string
+	tlsState   *tls.ConnectionState
+	state      atomic.Int32
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
+
+	lr       limitedReader // beneath br: bounds a request's head
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	wmu      sync.Mutex // orders a 100 Continue, written from a body read, with the response
+	pending  []byte     // a response of unknown length, held back
+	hijacked bool
+	scratch  [20]byte
+	dateSec  int64
+	date     []byte
+}
+
+// serve runs the connection to its end.
+func (c *h1Conn) serve() {
+	s := c.s
+	keep := false // the connection outlives this goroutine: hijacked or HTTP/2
+	defer func() {
+		if !keep {
+			c.rwc.Close()
+		}
+		c.cancel(nil)
+		if s.watch != nil && !(keep && c.tlsState != nil && c.tlsState.NegotiatedProtocol == "h2") {
+			s.watch.ended(c.rwc)
+		}
+		s.forget(c)
+	}()
+
+	if tc, ok := c.rwc.(*tls.Conn); ok {
+		if !c.handshake(tc) {
+			return
+		}
+		if c.tlsState.NegotiatedProtocol == "h2" {
+			s.forget(c)
+			if s.closing.Load() || !s.h2.hand(tc) {
+				return
+			}
+			keep = true
+			return
+		}
+	}
+	keep = c.loop()
+}
+
+// handshake completes TLS within the read-header timeout, as net/http
+// does, and answers a plain HTTP request with a 400.
+func (c *h1Conn) handshake(tc *tls.Conn) bool {
+	tc.SetDeadline(time.Now().Add(c.s.opts.ReadHeaderTimeout))
+	if err := tc.HandshakeContext(c.ctx); err != nil {
+		var re tls.RecordHeaderError
+		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
+			io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+		}
+		c.s.log.Debug("TLS handshake failed", "client", c.remoteAddr, "err", err)
+		return false
+	}
+	tc.SetWriteDeadline(time.Time{})
+	st := tc.ConnectionState()
+	c.tlsState = &st
+	return true
+}
+
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO":
+		return true
+	}
+	return false
+}
+
+// loop serves requests until the connection ends; true if a handler
+// hijacked it.
+func (c *h1Conn) loop() bool {
+	s := c.s
+	o := s.opts
+	c.lr.r = c.rwc
+	c.br = bufio.NewReaderSize(&c.lr, 4096)
+	c.bw = bufio.NewWriterSize(c.rwc, 4096)
+	headLimit := int64(o.MaxHeaderBytes) + 4096 // net/http's allowance
+	for {
+		if s.closing.Load() {
+			return false
+		}
+		c.lr.limit(headLimit)
+		if c.br.Buffered() == 0 {
+			// Idle until the first byte of the next request.
+			if !c.state.CompareAndSwap(connActive, connIdle) {
+				return false
+			}
+			c.rwc.SetReadDeadline(time.Now().Add(o.IdleTimeout))
+			_, err := c.br.Peek(1)
+			if !c.state.CompareAndSwap(connIdle, connActive) || err != nil {
+				return false
+			}
+		}
+		c.rwc.SetReadDeadline(time.Now().Add(o.ReadHeaderTimeout))
+		req, err := http.ReadRequest(c.br)
+		hitLimit := c.lr.hit
+		c.lr.unlimit()
+		if err != nil {
+			c.refuseRequest(err, hitLimit)
+			return false
+		}
+		if code, why := checkRequest(req); code != 0 {
+			c.writeError(code, why)
+			return false
+		}
+		if req.ContentLength != 0 {
+			// The body may take longer than a head.
+			c.rwc.SetReadDeadline(time.Time{})
+		}
+		keepAlive := c.serveRequest(req)
+		if c.hijacked {
+			return true
+		}
+		if !keepAlive {
+			return false
+		}
+	}
+}
+
+// checkRequest applies the checks net/http's server makes after parsing.
+func checkRequest(req *http.Request) (int, string) {
+	if req.ProtoMajor != 1 {
+		return http.StatusHTTPVersionNotSupported, "unsupported protocol version"
+	}
+	if req.ProtoAtLeast(1, 1) && req.Host == "" && req.Method != "CONNECT" {
+		return http.StatusBadRequest, "missing required Host header"
+	}
+	if req.Host != "" && !httpguts.ValidHostHeader(req.Host) {
+		return http.StatusBadRequest, "malformed Host header"
+	}
+	for k, vv := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return http.StatusBadRequest, "invalid header name"
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return http.StatusBadRequest, "invalid header value"
+			}
+		}
+	}
+	return 0, ""
+}
+
+// refuseRequest answers a request that could not be read, as net/http
+// does: nothing when the client went away or was too slow, 431 for a head
+// over the limit, 501 for a transfer coding it does not know, 400 else.
+func (c *h1Conn) refuseRequest(err error, hitLimit bool) {
+	switch {
+	case hitLimit:
+		c.writeError(http.StatusRequestHeaderFieldsTooLarge, "")
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), isNetReadError(err):
+	case strings.Contains(err.Error(), "transfer encoding"):
+		c.writeError(http.StatusNotImplemented, "")
+	default:
+		c.writeError(http.StatusBadRequest, "")
+	}
+}
+
+func isNetReadError(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "read"
+}
+
+// writeError answers with code and closes; why, when set, follows the
+// status text in the body.
+func (c *h1Conn) writeError(code int, why string) {
+	text := http.StatusText(code)
+	body := fmt.Sprintf("%d %s", code, text)
+	if why != "" {
+		body += ": " + why
+	}
+	c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%s", code, text, body)
+	c.bw.Flush()
+}
+
+// serveRequest runs the handler for req and finishes its response; it
+// reports whether the connection can carry another request.
+func (c *h1Conn) serveRequest(req *http.Request) (keepAlive bool) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	req.RemoteAddr = c.remoteAddr
+	req.TLS = c.tlsState
+	req = req.WithContext(ctx)
+	w := newH1Response(c, req)
+
+	if req.Body != http.NoBody {
+		w.body = &h1Body{rc: req.Body, w: w}
+		req.Body = w.body
+	}
+	if expectsContinue(req) {
+		if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
+			w.canContinue.Store(true)
+		}
+	} else if _, ok := req.Header["Expect"]; ok {
+		c.writeError(http.StatusExpectationFailed, "")
+		return false
+	}
+
+	if !c.runHandler(w, req) {
+		return false
+	}
+	if c.hijacked {
+		return false
+	}
+	if err := w.finish(); err != nil {
+		return false
+	}
+	return !w.closeAfter
+}
+
+// runHandler calls the handler; false if it panicked. A panic closes the
+// connection after what was already written; http.ErrAbortHandler is the
+// quiet way to do that.
+func (c *h1Conn) runHandler(w *h1Response, req *http.Request) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			ok = false
+			if v != http.ErrAbortHandler {
+				buf := make([]byte, 64<<10)
+				buf = buf[:runtime.Stack(buf, false)]
+				c.s.log.Error("handler panicked", "client", c.remoteAddr, "panic", v, "stack", string(buf))
+			}
+			if !c.hijacked {
+				c.wmu.Lock()
+				w.canContinue.Store(false)
+				c.bw.Flush()
+				c.wmu.Unlock()
+			}
+		}
+	}()
+	c.s.handler.ServeHTTP(w, req)
+	w.handlerDone = true
+	return true
+}
+
+func expectsContinue(req *http.Request) bool {
+	return httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue")
+}
+
+// limitedReader is the connection as its buffered reader reads it. While a
+// head is read it allows only so many bytes, and says whether a read hit
+// that limit.
+type limitedReader struct {
+	r       io.Reader
+	limited bool
+	left    int64
+	hit     bool
+}
+
+func (l *limitedReader) limit(n int64) { l.limited, l.left, l.hit = true, n, false }
+
+func (l *limitedReader) unlimit() { l.limited = false }
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if !l.limited {
+		return l.r.Read(p)
+	}
+	if l.left <= 0 {
+		l.hit = true
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+// h1Body is a request's body as the handler reads it: it sends a 100
+// Continue on the first read when the client asked for one, and notes
+// whether the body was read to its end.
+type h1Body struct {
+	rc     io.ReadCloser
+	w      *h1Response
+	n      atomic.Int64 // bytes read
+	sawEOF atomic.Bool
+	closed atomic.Bool
+}
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	if b.closed.Load() {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.w.canContinue.Load() {
+		c := b.w.c
+		c.wmu.Lock()
+		if b.w.canContinue.Load() {
+			c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+			c.bw.Flush()
+			b.w.canContinue.Store(false)
+		}
+		c.wmu.Unlock()
+	}
+	n, err := b.rc.Read(p)
+	b.n.Add(int64(n))
+	if err == io.EOF {
+		b.sawEOF.Store(true)
+	}
+	return n, err
+}
+
+// Close stops the handler's reads. Unlike the body beneath, it does not
+// read what is left: the connection decides that when the response goes
+// out.
+func (b *h1Body) Close() error {
+	b.closed.Store(true)
+	return nil
+}
+
+// discardRest reads and drops up to maxPostHandlerReadBytes of what the
+// handler left, and reports whether that reached the end.
+func (b *h1Body) discardRest() bool {
+	if b.sawEOF.Load() {
+		return true
+	}
+	_, err := io.CopyN(io.Discard, b.rc, maxPostHandlerReadBytes+1)
+	if err == io.EOF {
+		b.sawEOF.Store(true)
+		return true
+	}
+	return false
+}
