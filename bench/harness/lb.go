@@ -114,6 +114,7 @@ func NewLB(cfg LBConfig) (*LBServer, error) {
 	if s.LB, err = lb.New(lc); err != nil {
 		return nil, err
 	}
+	lb.TuneGC() // as internal/node does for the lb role
 	return s, nil
 }
 

@@ -82,6 +82,7 @@ func (n *Node) buildLB() error {
 	if err != nil {
 		return err
 	}
+	lb.TuneGC()
 	n.runners = append(n.runners,
 		site.Run,
 		limiter.Run,

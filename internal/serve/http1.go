@@ -158,7 +158,9 @@ func (s *http1Server) accept(ln net.Listener) error {
 		if s.tls != nil {
 			c.rwc = tls.Server(rw, s.tls)
 		}
-		c.ctx, c.cancel = context.WithCancelCause(context.WithValue(s.baseCtx, http.LocalAddrContextKey, rw.LocalAddr()))
+		// Not cancellable itself, so that a request's context below it
+		// costs no registration with it.
+		c.ctx = context.WithValue(s.baseCtx, http.LocalAddrContextKey, rw.LocalAddr())
 		if !s.track(c) {
 			rw.Close()
 			return nil
@@ -240,7 +242,7 @@ func (s *http1Server) drain(timeout time.Duration) error {
 			for c := range s.conns {
 				c.state.Store(connClosed)
 				c.rwc.Close()
-				c.cancel(errDrainTimeout)
+				c.cancelRequest()
 			}
 			s.mu.Unlock()
 			// Handlers that ignore their context may still run; like
@@ -249,8 +251,6 @@ func (s *http1Server) drain(timeout time.Duration) error {
 		}
 	}
 }
-
-var errDrainTimeout = errors.New("serve: drain timed out")
 
 // closeIdle closes the connections waiting for a request.
 func (s *http1Server) closeIdle() {
@@ -310,8 +310,10 @@ type h1Conn struct {
 	remoteAddr string
 	tlsState   *tls.ConnectionState
 	state      atomic.Int32
-	ctx        context.Context
-	cancel     context.CancelCauseFunc
+	ctx        context.Context // the requests' parent
+
+	reqMu     sync.Mutex
+	reqCancel context.CancelFunc // the request being served, for the drain
 
 	lr       limitedReader // beneath br: bounds a request's head
 	br       *bufio.Reader
@@ -332,7 +334,6 @@ func (c *h1Conn) serve() {
 		if !keep {
 			c.rwc.Close()
 		}
-		c.cancel(nil)
 		if s.watch != nil && !(keep && c.tlsState != nil && c.tlsState.NegotiatedProtocol == "h2") {
 			s.watch.ended(c.rwc)
 		}
@@ -497,7 +498,10 @@ func (c *h1Conn) writeError(code int, why string) {
 // reports whether the connection can carry another request.
 func (c *h1Conn) serveRequest(req *http.Request) (keepAlive bool) {
 	ctx, cancel := context.WithCancel(c.ctx)
-	defer cancel()
+	c.reqMu.Lock()
+	c.reqCancel = cancel
+	c.reqMu.Unlock()
+	defer c.cancelRequest()
 	req.RemoteAddr = c.remoteAddr
 	req.TLS = c.tlsState
 	req = req.WithContext(ctx)
@@ -555,6 +559,16 @@ func (c *h1Conn) runHandler(w *h1Response, req *http.Request) (ok bool) {
 
 func expectsContinue(req *http.Request) bool {
 	return httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue")
+}
+
+// cancelRequest cancels the context of the request being served.
+func (c *h1Conn) cancelRequest() {
+	c.reqMu.Lock()
+	if c.reqCancel != nil {
+		c.reqCancel()
+		c.reqCancel = nil
+	}
+	c.reqMu.Unlock()
 }
 
 // limitedReader is the connection as its buffered reader reads it. While a

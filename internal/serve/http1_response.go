@@ -78,7 +78,7 @@ func (w *h1Response) WriteHeader(code int) {
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
 		// Informational: out at once; the final status follows.
 		c.wmu.Lock()
-		writeStatusLine(c.bw, w.req.ProtoAtLeast(1, 1), code)
+		writeStatusLine(c.bw, w.req.ProtoAtLeast(1, 1), code, c.scratch[:0])
 		for k, vv := range w.header {
 			if k == "Content-Length" || k == "Transfer-Encoding" {
 				continue
@@ -356,7 +356,7 @@ func (w *h1Response) commit(bodyLen int) {
 	}
 
 	bw := c.bw
-	writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code)
+	writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code, c.scratch[:0])
 	for k, vv := range h {
 		if trailerPrefix && strings.HasPrefix(k, http.TrailerPrefix) {
 			continue
@@ -419,16 +419,16 @@ func (w *h1Response) finalTrailers() http.Header {
 	return t
 }
 
-// writeStatusLine writes "HTTP/1.1 200 OK", as net/http does.
-func writeStatusLine(bw *bufio.Writer, is11 bool, code int) {
+// writeStatusLine writes "HTTP/1.1 200 OK", as net/http does, formatting
+// the code in scratch.
+func writeStatusLine(bw *bufio.Writer, is11 bool, code int, scratch []byte) {
 	if is11 {
 		bw.WriteString("HTTP/1.1 ")
 	} else {
 		bw.WriteString("HTTP/1.0 ")
 	}
 	if text := http.StatusText(code); text != "" {
-		var b [8]byte
-		bw.Write(strconv.AppendInt(b[:0], int64(code), 10))
+		bw.Write(strconv.AppendInt(scratch, int64(code), 10))
 		bw.WriteByte(' ')
 		bw.WriteString(text)
 		bw.WriteString("\r\n")
