@@ -119,13 +119,22 @@ func TestReencryptListenersRefuseWrongPeers(t *testing.T) {
 	lbID, _ := ca.ServerIdentity("lb-1", nil)
 	dbID, _ := ca.ServerIdentity("db-1", nil)
 	app1, _ := topo.Server("app-1")
-	// Every probe comes from lb-1's address, a source the firewall lets
-	// through to both services, so what refuses it is mutual TLS.
-	lb1, _ := topo.Server("lb-1")
-	dialer := &net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IP(lb1.IP().AsSlice())}}
-
 	for _, svc := range []topology.Service{topology.ServiceWeb, topology.ServiceApp} {
 		addr := app1.HostPort(topo.Port(svc))
+		// Every probe comes from another server with a flow to this
+		// service (lb-1 to web, app-2's web to app), a source the
+		// firewall lets through, so what refuses it is mutual TLS.
+		var source topology.Server
+		for _, f := range topo.Flows() {
+			if f.To == app1.Name && f.Service == svc && f.From != app1.Name {
+				source, _ = topo.Server(f.From)
+				break
+			}
+		}
+		if source.Name == "" {
+			t.Fatalf("no server has a flow to %s on app-1", svc)
+		}
+		dialer := &net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IP(source.IP().AsSlice())}}
 		t.Run(string(svc)+"/plaintext", func(t *testing.T) {
 			c, err := dialer.Dial("tcp", addr)
 			if err != nil {

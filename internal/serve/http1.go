@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -320,7 +321,9 @@ type h1Conn struct {
 	bw       *bufio.Writer
 	wmu      sync.Mutex // orders a 100 Continue, written from a body read, with the response
 	pending  []byte     // a response of unknown length, held back
+	head     []byte     // the response's header lines, as WriteHeader found them
 	hijacked bool
+	linger   bool // the response left request bytes unread: closeWriteAndWait
 	scratch  [20]byte
 	dateSec  int64
 	date     []byte
@@ -334,8 +337,8 @@ func (c *h1Conn) serve() {
 		if !keep {
 			c.rwc.Close()
 		}
-		if s.watch != nil && !(keep && c.tlsState != nil && c.tlsState.NegotiatedProtocol == "h2") {
-			s.watch.ended(c.rwc)
+		if s.watch != nil {
+			s.watch.settle(c.rwc)
 		}
 		s.forget(c)
 	}()
@@ -360,7 +363,11 @@ func (c *h1Conn) serve() {
 // does, and answers a plain HTTP request with a 400.
 func (c *h1Conn) handshake(tc *tls.Conn) bool {
 	tc.SetDeadline(time.Now().Add(c.s.opts.ReadHeaderTimeout))
-	if err := tc.HandshakeContext(c.ctx); err != nil {
+	err := tc.HandshakeContext(c.ctx)
+	if c.s.watch != nil {
+		c.s.watch.settle(tc)
+	}
+	if err != nil {
 		var re tls.RecordHeaderError
 		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
 			io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
@@ -391,6 +398,10 @@ func (c *h1Conn) loop() bool {
 	c.br = bufio.NewReaderSize(&c.lr, 4096)
 	c.bw = bufio.NewWriterSize(c.rwc, 4096)
 	headLimit := int64(o.MaxHeaderBytes) + 4096 // net/http's allowance
+	// A new connection gets the read-header timeout for its first request,
+	// not the idle timeout, as in net/http: otherwise a client could hold a
+	// connection for the idle timeout without sending anything.
+	first := true
 	for {
 		if s.closing.Load() {
 			return false
@@ -401,13 +412,22 @@ func (c *h1Conn) loop() bool {
 			if !c.state.CompareAndSwap(connActive, connIdle) {
 				return false
 			}
-			c.rwc.SetReadDeadline(time.Now().Add(o.IdleTimeout))
+			wait := o.IdleTimeout
+			if first {
+				wait = o.ReadHeaderTimeout
+			}
+			c.rwc.SetReadDeadline(time.Now().Add(wait))
 			_, err := c.br.Peek(1)
 			if !c.state.CompareAndSwap(connIdle, connActive) || err != nil {
 				return false
 			}
 		}
-		c.rwc.SetReadDeadline(time.Now().Add(o.ReadHeaderTimeout))
+		if !first {
+			// The head gets its own read-header timeout; the first
+			// request's began with the connection.
+			c.rwc.SetReadDeadline(time.Now().Add(o.ReadHeaderTimeout))
+		}
+		first = false
 		req, err := http.ReadRequest(c.br)
 		hitLimit := c.lr.hit
 		c.lr.unlimit()
@@ -416,7 +436,7 @@ func (c *h1Conn) loop() bool {
 			return false
 		}
 		if code, why := checkRequest(req); code != 0 {
-			c.writeError(code, why)
+			c.writeError(code, why, "")
 			return false
 		}
 		if req.ContentLength != 0 {
@@ -428,17 +448,33 @@ func (c *h1Conn) loop() bool {
 			return true
 		}
 		if !keepAlive {
+			if c.linger {
+				c.closeWriteAndWait()
+			}
 			return false
 		}
 	}
 }
 
+// closeWriteAndWait ends the sending side and waits a moment before the
+// connection closes, when the client may still be sending (a head or body
+// that was refused): closing at once would make the kernel reset the
+// connection, and the client could lose the response. net/http's delay.
+func (c *h1Conn) closeWriteAndWait() {
+	c.bw.Flush()
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	time.Sleep(500 * time.Millisecond)
+}
+
 // checkRequest applies the checks net/http's server makes after parsing.
 func checkRequest(req *http.Request) (int, string) {
-	if req.ProtoMajor != 1 {
+	h2Preface := req.ProtoMajor == 2 && req.ProtoMinor == 0 && req.Method == "PRI" && req.RequestURI == "*"
+	if req.ProtoMajor != 1 && !h2Preface { // the preface goes to the handler, as in net/http
 		return http.StatusHTTPVersionNotSupported, "unsupported protocol version"
 	}
-	if req.ProtoAtLeast(1, 1) && req.Host == "" && req.Method != "CONNECT" {
+	if req.ProtoAtLeast(1, 1) && req.Host == "" && req.Method != "CONNECT" && !h2Preface {
 		return http.StatusBadRequest, "missing required Host header"
 	}
 	if req.Host != "" && !httpguts.ValidHostHeader(req.Host) {
@@ -463,12 +499,14 @@ func checkRequest(req *http.Request) (int, string) {
 func (c *h1Conn) refuseRequest(err error, hitLimit bool) {
 	switch {
 	case hitLimit:
-		c.writeError(http.StatusRequestHeaderFieldsTooLarge, "")
+		c.writeError(http.StatusRequestHeaderFieldsTooLarge, "", "")
+		c.closeWriteAndWait()
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), isNetReadError(err):
 	case strings.Contains(err.Error(), "transfer encoding"):
-		c.writeError(http.StatusNotImplemented, "")
+		// The coding is not echoed back, as in net/http.
+		c.writeError(http.StatusNotImplemented, "", "Unsupported transfer encoding")
 	default:
-		c.writeError(http.StatusBadRequest, "")
+		c.writeError(http.StatusBadRequest, "", "")
 	}
 }
 
@@ -481,16 +519,19 @@ func isNetReadError(err error) bool {
 	return errors.As(err, &oe) && oe.Op == "read"
 }
 
-// writeError answers with code and closes; why, when set, follows the
-// status text in the body.
-func (c *h1Conn) writeError(code int, why string) {
-	text := http.StatusText(code)
-	body := fmt.Sprintf("%d %s", code, text)
+// writeError answers a request that is not served, in net/http's words:
+// why, when set, follows the status text in the status line and the body;
+// body, when set, replaces the body.
+func (c *h1Conn) writeError(code int, why, body string) {
+	status := http.StatusText(code)
 	if why != "" {
-		body += ": " + why
+		status += ": " + why
+	}
+	if body == "" {
+		body = strconv.Itoa(code) + " " + status
 	}
 	c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
-	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%s", code, text, body)
+	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%s", code, status, body)
 	c.bw.Flush()
 }
 
@@ -504,7 +545,8 @@ func (c *h1Conn) serveRequest(req *http.Request) (keepAlive bool) {
 	defer c.cancelRequest()
 	req.RemoteAddr = c.remoteAddr
 	req.TLS = c.tlsState
-	req = req.WithContext(ctx)
+	// In place: the body fills in this very request's Trailer.
+	*req = *req.WithContext(ctx)
 	w := newH1Response(c, req)
 
 	if req.Body != http.NoBody {
@@ -516,26 +558,30 @@ func (c *h1Conn) serveRequest(req *http.Request) (keepAlive bool) {
 			w.canContinue.Store(true)
 		}
 	} else if _, ok := req.Header["Expect"]; ok {
-		c.writeError(http.StatusExpectationFailed, "")
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusExpectationFailed)
+		w.handlerDone = true
+		w.finish()
 		return false
 	}
 
-	if !c.runHandler(w, req) {
-		return false
+	h := c.s.handler
+	if req.RequestURI == "*" && req.Method == "OPTIONS" {
+		h = globalOptions{}
 	}
-	if c.hijacked {
-		return false
+	ok := c.runHandler(w, req, h) && !c.hijacked && w.finish() == nil
+	if w.body != nil {
+		// A goroutine of the handler's that reads on gets an error, not
+		// the next request's bytes.
+		w.body.closed.Store(true)
 	}
-	if err := w.finish(); err != nil {
-		return false
-	}
-	return !w.closeAfter
+	return ok && !w.closeAfter
 }
 
 // runHandler calls the handler; false if it panicked. A panic closes the
 // connection after what was already written; http.ErrAbortHandler is the
 // quiet way to do that.
-func (c *h1Conn) runHandler(w *h1Response, req *http.Request) (ok bool) {
+func (c *h1Conn) runHandler(w *h1Response, req *http.Request, h http.Handler) (ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			ok = false
@@ -552,9 +598,23 @@ func (c *h1Conn) runHandler(w *h1Response, req *http.Request) (ok bool) {
 			}
 		}
 	}()
-	c.s.handler.ServeHTTP(w, req)
+	h.ServeHTTP(w, req)
 	w.handlerDone = true
 	return true
+}
+
+// globalOptions answers "OPTIONS *", which names no resource, as
+// net/http's server does instead of calling the handler.
+type globalOptions struct{}
+
+func (globalOptions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Length", "0")
+	if r.ContentLength != 0 {
+		// Read up to 4 KiB of a body: enough to keep the connection for
+		// a small one.
+		mb := http.MaxBytesReader(w, r.Body, 4<<10)
+		io.Copy(io.Discard, mb)
+	}
 }
 
 func expectsContinue(req *http.Request) bool {
@@ -634,11 +694,17 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Close stops the handler's reads. Unlike the body beneath, it does not
-// read what is left: the connection decides that when the response goes
-// out.
+// Close stops the handler's reads and, as net/http's does, reads and
+// drops up to maxPostHandlerReadBytes of what is left, so that the
+// connection can carry on; a longer rest closes it after the response.
 func (b *h1Body) Close() error {
-	b.closed.Store(true)
+	if b.closed.Swap(true) {
+		return nil
+	}
+	if cl := b.w.req.ContentLength; cl > 0 && cl-b.n.Load() > maxPostHandlerReadBytes {
+		return nil
+	}
+	b.discardRest()
 	return nil
 }
 

@@ -39,7 +39,14 @@ type h1Response struct {
 	wantsClose    bool     // the request asked to close
 	trailers      []string // the trailer names the handler declared
 	canContinue   atomic.Bool
-	err           error // the first failed write to the client
+
+	// The headers as they were at WriteHeader (snapshot); the others are
+	// written out in h1Conn.head.
+	clVals, teVals, connVals []string
+	declaredTrailers         bool
+	trailerPrefix            bool
+	sawDate, sawUpgrade      bool
+	err                      error // the first failed write to the client
 }
 
 func newH1Response(c *h1Conn, req *http.Request) *h1Response {
@@ -103,6 +110,8 @@ func (w *h1Response) WriteHeader(code int) {
 			delete(w.header, "Content-Length")
 		}
 	}
+	w.sawUpgrade = headerGet(w.header, "Upgrade") != ""
+	w.snapshot()
 }
 
 func (w *h1Response) Write(p []byte) (int, error) {
@@ -244,6 +253,42 @@ func (w *h1Response) finish() error {
 	return bw.Flush()
 }
 
+// snapshot takes the headers as they are when the final status is set:
+// as in net/http, later changes to the map reach only the trailers. The
+// lines that need no decision are written out now, into the connection's
+// head buffer; the framing headers are kept aside for commit.
+func (w *h1Response) snapshot() {
+	c := w.c
+	h := w.header
+	c.head = c.head[:0]
+	w.sawDate = false
+	for k, vv := range h {
+		switch {
+		case k == "Content-Length":
+			w.clVals = vv
+		case k == "Transfer-Encoding":
+			w.teVals = vv
+		case k == "Connection":
+			w.connVals = vv
+		case strings.HasPrefix(k, http.TrailerPrefix):
+			w.trailerPrefix = true
+		case k == "Content-Type" && w.status == http.StatusNotModified:
+			// suppressed
+		default:
+			if k == "Trailer" {
+				w.declaredTrailers = true
+				for _, v := range vv {
+					foreachHeaderElement(v, w.declareTrailer)
+				}
+			}
+			if k == "Date" {
+				w.sawDate = true
+			}
+			c.head = appendHeaderLines(c.head, k, vv)
+		}
+	}
+}
+
 // commit writes the status line and headers into the buffer. bodyLen is
 // the length of the body held back, which is the whole body when the
 // handler has returned.
@@ -253,45 +298,34 @@ func (w *h1Response) commit(bodyLen int) {
 	defer c.wmu.Unlock()
 	w.canContinue.Store(false)
 	w.committed = true
-	h := w.Header()
 	closing := c.s.closing.Load()
+	code := w.status
 
-	trailerPrefix := false
-	for k := range h {
-		if strings.HasPrefix(k, http.TrailerPrefix) {
-			trailerPrefix = true
-			break
-		}
-	}
-	trailers := trailerPrefix
-	for _, v := range h["Trailer"] {
-		trailers = true
-		foreachHeaderElement(v, w.declareTrailer)
-	}
-
-	te := headerGet(h, "Transfer-Encoding")
+	trailers := w.trailerPrefix || w.declaredTrailers
+	te := first(w.teVals)
 	hasTE := te != ""
+	keepCL, keepTE, keepConn := len(w.clVals) > 0, hasTE, len(w.connVals) > 0
 	setLength := false
-	if w.handlerDone && !trailers && !hasTE && bodyAllowedForStatus(w.status) && headerGet(h, "Content-Length") == "" && (!w.isHEAD || bodyLen > 0) {
+	if w.handlerDone && !trailers && !hasTE && bodyAllowedForStatus(code) && first(w.clVals) == "" && (!w.isHEAD || bodyLen > 0) {
 		w.contentLength = int64(bodyLen)
 		setLength = true
 	}
 
 	if w.wants10Keep && !closing {
-		if headerGet(h, "Content-Length") != "" && headerGet(h, "Connection") == "keep-alive" {
+		if first(w.clVals) != "" && first(w.connVals) == "keep-alive" {
 			w.closeAfter = false
 		}
 	}
 	hasCL := w.contentLength != -1
 	setConnection := ""
-	if w.wants10Keep && (w.isHEAD || hasCL || !bodyAllowedForStatus(w.status)) {
-		if _, ok := h["Connection"]; !ok {
+	if w.wants10Keep && (w.isHEAD || hasCL || !bodyAllowedForStatus(code)) {
+		if !keepConn {
 			setConnection = "keep-alive"
 		}
 	} else if !w.req.ProtoAtLeast(1, 1) || w.wantsClose {
 		w.closeAfter = true
 	}
-	if headerGet(h, "Connection") == "close" || closing {
+	if first(w.connVals) == "close" || closing {
 		w.closeAfter = true
 	}
 
@@ -304,52 +338,51 @@ func (w *h1Response) commit(bodyLen int) {
 			w.closeAfter = true
 		case b.closed.Load() && !b.sawEOF.Load():
 			w.closeAfter = true
+			c.linger = true
 		case w.req.ContentLength > 0 && w.req.ContentLength-b.n.Load() >= maxPostHandlerReadBytes,
 			!b.discardRest():
 			w.closeAfter = true
-			delete(h, "Connection")
+			c.linger = true
+			keepConn = false
 			setConnection = "close"
 		}
 	}
 
-	code := w.status
 	if !bodyAllowedForStatus(code) {
-		for _, k := range suppressedHeaders(code) {
-			delete(h, k)
-		}
+		keepCL, keepTE = false, false
 	}
 	if hasCL && hasTE && te != "identity" {
 		c.s.log.Debug("handler set both Transfer-Encoding and Content-Length", "te", te, "length", w.contentLength)
-		delete(h, "Content-Length")
+		keepCL = false
 		hasCL = false
 	}
 	setChunked := false
 	switch {
 	case w.isHEAD || !bodyAllowedForStatus(code) || code == http.StatusNoContent:
-		delete(h, "Transfer-Encoding")
+		keepTE = false
 	case hasCL:
-		delete(h, "Transfer-Encoding")
+		keepTE = false
 	case w.req.ProtoAtLeast(1, 1):
 		if hasTE && te == "identity" {
 			w.chunking = false
 			w.closeAfter = true
-			delete(h, "Transfer-Encoding")
+			keepTE = false
 		} else {
 			w.chunking = true
 			setChunked = true
 			if hasTE && te == "chunked" {
-				delete(h, "Transfer-Encoding")
+				keepTE = false
 			}
 		}
 	default:
 		w.closeAfter = true
-		delete(h, "Transfer-Encoding")
+		keepTE = false
 	}
 	if w.chunking {
-		delete(h, "Content-Length")
+		keepCL = false
 	}
-	if w.closeAfter && (closing || !httpguts.HeaderValuesContainsToken(h["Connection"], "close")) && !isProtocolSwitch(code, h) {
-		delete(h, "Connection")
+	if w.closeAfter && (closing || !httpguts.HeaderValuesContainsToken(w.connVals, "close")) && !w.protocolSwitch() {
+		keepConn = false
 		if w.req.ProtoAtLeast(1, 1) {
 			setConnection = "close"
 		}
@@ -357,11 +390,15 @@ func (w *h1Response) commit(bodyLen int) {
 
 	bw := c.bw
 	writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code, c.scratch[:0])
-	for k, vv := range h {
-		if trailerPrefix && strings.HasPrefix(k, http.TrailerPrefix) {
-			continue
-		}
-		writeHeaderLines(bw, k, vv)
+	bw.Write(c.head)
+	if keepCL {
+		writeHeaderLines(bw, "Content-Length", w.clVals)
+	}
+	if keepTE {
+		writeHeaderLines(bw, "Transfer-Encoding", w.teVals)
+	}
+	if keepConn {
+		writeHeaderLines(bw, "Connection", w.connVals)
 	}
 	if setConnection != "" {
 		bw.WriteString("Connection: ")
@@ -371,7 +408,7 @@ func (w *h1Response) commit(bodyLen int) {
 	if setChunked {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}
-	if _, ok := h["Date"]; !ok {
+	if !w.sawDate {
 		bw.WriteString("Date: ")
 		bw.Write(c.httpDate())
 		bw.WriteString("\r\n")
@@ -382,6 +419,20 @@ func (w *h1Response) commit(bodyLen int) {
 		bw.WriteString("\r\n")
 	}
 	bw.WriteString("\r\n")
+}
+
+func first(vv []string) string {
+	if len(vv) > 0 {
+		return vv[0]
+	}
+	return ""
+}
+
+// protocolSwitch reports a 101 that switches protocols, whose Connection
+// header must stay.
+func (w *h1Response) protocolSwitch() bool {
+	return w.status == http.StatusSwitchingProtocols && w.sawUpgrade &&
+		httpguts.HeaderValuesContainsToken(w.connVals, "Upgrade")
 }
 
 func (w *h1Response) expectedContinue() bool {
@@ -437,22 +488,42 @@ func writeStatusLine(bw *bufio.Writer, is11 bool, code int, scratch []byte) {
 	fmt.Fprintf(bw, "%03d status code %d\r\n", code, code)
 }
 
-// writeHeaderLines writes one header's lines. As net/http does, a name
-// that is not a valid token is dropped, and line breaks in a value become
-// spaces, so no handler can split the response.
+// writeHeaderLines writes one header's lines (appendHeaderLines).
 func writeHeaderLines(bw *bufio.Writer, k string, vv []string) {
-	if !httpguts.ValidHeaderFieldName(k) {
-		return
-	}
 	for _, v := range vv {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return
+		}
 		bw.WriteString(k)
 		bw.WriteString(": ")
-		if strings.ContainsAny(v, "\r\n") {
-			v = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(v)
-		}
-		bw.WriteString(strings.Trim(v, " \t"))
+		bw.WriteString(cleanHeaderValue(v))
 		bw.WriteString("\r\n")
 	}
+}
+
+// appendHeaderLines appends one header's lines to dst. As net/http does,
+// a name that is not a valid token is dropped, and line breaks in a value
+// become spaces, so that no handler can split the response.
+func appendHeaderLines(dst []byte, k string, vv []string) []byte {
+	if !httpguts.ValidHeaderFieldName(k) {
+		return dst
+	}
+	for _, v := range vv {
+		dst = append(dst, k...)
+		dst = append(dst, ": "...)
+		dst = append(dst, cleanHeaderValue(v)...)
+		dst = append(dst, "\r\n"...)
+	}
+	return dst
+}
+
+var headerNewlineToSpace = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ")
+
+func cleanHeaderValue(v string) string {
+	if strings.ContainsAny(v, "\r\n") {
+		v = headerNewlineToSpace.Replace(v)
+	}
+	return strings.Trim(v, " \t")
 }
 
 // headerGet is Header.Get for a canonical key, without the lookup's
@@ -472,18 +543,6 @@ func bodyAllowedForStatus(status int) bool {
 		return false
 	}
 	return true
-}
-
-func suppressedHeaders(status int) []string {
-	if status == http.StatusNotModified {
-		return []string{"Content-Type", "Content-Length", "Transfer-Encoding"}
-	}
-	return []string{"Content-Length", "Transfer-Encoding"}
-}
-
-func isProtocolSwitch(code int, h http.Header) bool {
-	return code == http.StatusSwitchingProtocols && headerGet(h, "Upgrade") != "" &&
-		httpguts.HeaderValuesContainsToken(h["Connection"], "Upgrade")
 }
 
 func foreachHeaderElement(v string, fn func(string)) {
