@@ -8,4 +8,9 @@
 // the path or the identity: X-Forwarded-*, Via, X-Request-Id and the
 // client-certificate header sent by a client are replaced, never extended.
 // It must never choose a web server either: that is the balance.Pool's job.
+//
+// For speed, HTTPS/1.1 clients are served by package serve's own HTTP/1.x
+// loop (Config.StdlibServer turns it off) and a process running an lb
+// collects garbage less often (TuneGC); docs/performance.md has the
+// figures.
 package lb

@@ -3,4 +3,12 @@
 // against slow clients, optional TLS, and a graceful drain when the context
 // ends. It owns no handler logic and never opens a listener itself: callers
 // bind first, so a port in use is reported before anything starts.
+//
+// By default it runs net/http's server. With Options.OwnHTTP1, which the
+// lb's public listener sets, HTTP/1.x connections are served by the
+// package's own connection loop (http1.go, http1_response.go): it parses
+// requests with net/http's parser and follows net/http's framing and
+// keep-alive rules, but reads nothing while a handler runs and writes each
+// response with one system call. HTTP/2 connections still go to net/http.
+// http1_test.go holds the two side by side on the same raw requests.
 package serve
