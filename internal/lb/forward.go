@@ -1,7 +1,6 @@
 package lb
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -9,9 +8,6 @@ import (
 
 	"github.com/rampart-dev/rampart/internal/hop"
 )
-
-// requestIDKey carries the request ID from the handler to the rewrite.
-type requestIDKey struct{}
 
 // rewrite sets the headers a request carries from the edge inward. It runs
 // as the pool's Rewrite hook, after the pool has removed hop-by-hop and
@@ -41,8 +37,8 @@ func (l *LB) rewrite(pr *httputil.ProxyRequest) {
 	v[2] = "https"
 	h["X-Forwarded-Proto"] = v[2:3:3]
 
-	if id, ok := pr.In.Context().Value(requestIDKey{}).(string); ok {
-		v[3] = id
+	if ids := pr.In.Header[hop.RequestID]; len(ids) == 1 { // set by serveHTTPS
+		v[3] = ids[0]
 		h[hop.RequestID] = v[3:4:4]
 	}
 
@@ -69,9 +65,13 @@ func (l *LB) modifyResponse(resp *http.Response) error {
 // serveHTTPS is the HTTPS handler: HSTS and the request ID on the response,
 // then the pool.
 func (l *LB) serveHTTPS(w http.ResponseWriter, r *http.Request) {
-	id := hop.NewRequestID()
+	id := []string{hop.NewRequestID()}
 	h := w.Header()
 	h.Set(hstsHeader, l.hsts)
-	h.Set(hop.RequestID, id)
-	l.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	h[hop.RequestID] = id
+	// The rewrite takes the ID from the inbound headers, where it replaces
+	// whatever the client sent: cheaper than a context value and a copy
+	// of the request, for every request.
+	r.Header[hop.RequestID] = id
+	l.proxy.ServeHTTP(w, r)
 }
