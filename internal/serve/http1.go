@@ -28,8 +28,10 @@ import (
 // with http.ReadRequest (net/http's own parser, so framing and smuggling
 // checks are the same), runs the handler on the connection's goroutine and
 // writes the whole response with one write when the handler returns. It
-// does not watch for the client going away while a handler runs: a proxied
-// request finishes upstream even if its client has left, as in HAProxy.
+// does not watch for the client going away while a handler runs, so a
+// request whose client has left is not cancelled at once: a proxied one
+// runs on upstream until the upstream answers or, for a stream, until the
+// next write to the client fails.
 //
 // What a client sees follows net/http's server, rule for rule (the
 // differential tests in http1_test.go hold the two side by side), with
