@@ -35,9 +35,15 @@ import (
 //
 // What a client sees follows net/http's server, rule for rule (the
 // differential tests in http1_test.go hold the two side by side), with
-// three differences: a Content-Type is never guessed from the body, header
-// lines are not sorted, and a Host header with an empty value is refused
-// like a missing one.
+// these differences: a Content-Type is never guessed from the body; header
+// lines are not sorted; a Host header with an empty value is refused like
+// a missing one, and one beside an absolute-form target is not checked
+// (http.ReadRequest drops it, and the target's host is what counts); a
+// handler's MaxBytesReader that hit its limit does not close the
+// connection when the rest of the body is small. And one addition: a
+// client that sends no byte of its body, or takes no byte of its
+// response, for IdleTimeout is cut off (see extendRead), where net/http
+// without ReadTimeout and WriteTimeout waits for ever.
 
 const (
 	// maxPostHandlerReadBytes is how much of a request body the handler
@@ -242,12 +248,16 @@ func (s *http1Server) drain(timeout time.Duration) error {
 		case <-tick.C:
 		case <-timer.C:
 			s.mu.Lock()
+			var all []*h1Conn
 			for c := range s.conns {
 				c.state.Store(connClosed)
-				c.rwc.Close()
-				c.cancelRequest()
+				all = append(all, c)
 			}
 			s.mu.Unlock()
+			for _, c := range all {
+				c.raw.Close()
+				c.cancelRequest()
+			}
 			// Handlers that ignore their context may still run; like
 			// net/http's Close, do not wait for them.
 			return <-h2err
@@ -255,14 +265,20 @@ func (s *http1Server) drain(timeout time.Duration) error {
 	}
 }
 
-// closeIdle closes the connections waiting for a request.
+// closeIdle closes the connections waiting for a request. It closes the
+// TCP connection beneath TLS: a TLS close would first try to send an alert
+// to a client that may not be reading.
 func (s *http1Server) closeIdle() {
+	var idle []*h1Conn
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for c := range s.conns {
 		if c.state.CompareAndSwap(connIdle, connClosed) {
-			c.rwc.Close()
+			idle = append(idle, c)
 		}
+	}
+	s.mu.Unlock()
+	for _, c := range idle {
+		c.raw.Close()
 	}
 }
 
@@ -325,10 +341,17 @@ type h1Conn struct {
 	pending  []byte     // a response of unknown length, held back
 	head     []byte     // the response's header lines, as WriteHeader found them
 	hijacked bool
-	linger   bool // the response left request bytes unread: closeWriteAndWait
-	scratch  [20]byte
-	dateSec  int64
-	date     []byte
+
+	// The deadlines in force (Unix nanoseconds, 0 for none), and whether
+	// the handler set its own, which then stands for the request.
+	readAt      atomic.Int64
+	readPinned  atomic.Bool
+	writeAt     int64
+	writePinned bool
+	linger      bool // the response left request bytes unread: closeWriteAndWait
+	scratch     [20]byte
+	dateSec     int64
+	date        []byte
 }
 
 // serve runs the connection to its end.
@@ -398,12 +421,12 @@ func (c *h1Conn) loop() bool {
 	o := s.opts
 	c.lr.r = c.rwc
 	c.br = bufio.NewReaderSize(&c.lr, 4096)
-	c.bw = bufio.NewWriterSize(c.rwc, 4096)
+	c.bw = bufio.NewWriterSize(c, 4096)
 	headLimit := int64(o.MaxHeaderBytes) + 4096 // net/http's allowance
 	// A new connection gets the read-header timeout for its first request,
 	// not the idle timeout, as in net/http: otherwise a client could hold a
 	// connection for the idle timeout without sending anything.
-	first := true
+	first, lastPOST := true, false
 	for {
 		if s.closing.Load() {
 			return false
@@ -418,7 +441,7 @@ func (c *h1Conn) loop() bool {
 			if first {
 				wait = o.ReadHeaderTimeout
 			}
-			c.rwc.SetReadDeadline(time.Now().Add(wait))
+			c.setReadDeadline(time.Now().Add(wait))
 			_, err := c.br.Peek(1)
 			if !c.state.CompareAndSwap(connIdle, connActive) || err != nil {
 				return false
@@ -427,9 +450,15 @@ func (c *h1Conn) loop() bool {
 		if !first {
 			// The head gets its own read-header timeout; the first
 			// request's began with the connection.
-			c.rwc.SetReadDeadline(time.Now().Add(o.ReadHeaderTimeout))
+			c.setReadDeadline(time.Now().Add(o.ReadHeaderTimeout))
 		}
 		first = false
+		if lastPOST {
+			// Old clients end a POST body with a CRLF the body does not
+			// count (RFC 9112, section 2.2): skip it, as net/http does.
+			peek, _ := c.br.Peek(4)
+			c.br.Discard(leadingCRLF(peek))
+		}
 		req, err := http.ReadRequest(c.br)
 		hitLimit := c.lr.hit
 		c.lr.unlimit()
@@ -442,9 +471,11 @@ func (c *h1Conn) loop() bool {
 			return false
 		}
 		if req.ContentLength != 0 {
-			// The body may take longer than a head.
-			c.rwc.SetReadDeadline(time.Time{})
+			// The body may take longer than a head: it has the rolling
+			// timeout of extendRead.
+			c.setReadDeadline(time.Now().Add(o.IdleTimeout))
 		}
+		lastPOST = req.Method == "POST"
 		keepAlive := c.serveRequest(req)
 		if c.hijacked {
 			return true
@@ -468,6 +499,17 @@ func (c *h1Conn) closeWriteAndWait() {
 		cw.CloseWrite()
 	}
 	time.Sleep(500 * time.Millisecond)
+}
+
+func leadingCRLF(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c != '\r' && c != '\n' {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 // checkRequest applies the checks net/http's server makes after parsing.
@@ -532,6 +574,7 @@ func (c *h1Conn) writeError(code int, why, body string) {
 	if body == "" {
 		body = strconv.Itoa(code) + " " + status
 	}
+	c.writePinned = true
 	c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
 	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%s", code, status, body)
 	c.bw.Flush()
@@ -540,6 +583,8 @@ func (c *h1Conn) writeError(code int, why, body string) {
 // serveRequest runs the handler for req and finishes its response; it
 // reports whether the connection can carry another request.
 func (c *h1Conn) serveRequest(req *http.Request) (keepAlive bool) {
+	c.readPinned.Store(false)
+	c.writePinned = false
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.reqMu.Lock()
 	c.reqCancel = cancel
@@ -559,7 +604,7 @@ func (c *h1Conn) serveRequest(req *http.Request) (keepAlive bool) {
 		if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
 			w.canContinue.Store(true)
 		}
-	} else if _, ok := req.Header["Expect"]; ok {
+	} else if headerGet(req.Header, "Expect") != "" {
 		w.Header().Set("Connection", "close")
 		w.WriteHeader(http.StatusExpectationFailed)
 		w.handlerDone = true
@@ -572,10 +617,19 @@ func (c *h1Conn) serveRequest(req *http.Request) (keepAlive bool) {
 		h = globalOptions{}
 	}
 	ok := c.runHandler(w, req, h) && !c.hijacked && w.finish() == nil
-	if w.body != nil {
+	if b := w.body; b != nil && !c.hijacked {
+		if ok && w.closeAfter && !b.sawEOF.Load() && !w.canContinue.Load() {
+			// Closing with the client still sending would reset the
+			// connection and could cost it the response: read past a
+			// small rest, or linger before closing.
+			b.Close()
+			if !b.sawEOF.Load() {
+				c.linger = true
+			}
+		}
 		// A goroutine of the handler's that reads on gets an error, not
 		// the next request's bytes.
-		w.body.closed.Store(true)
+		b.closed.Store(true)
 	}
 	return ok && !w.closeAfter
 }
@@ -619,8 +673,49 @@ func (globalOptions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// expectsContinue looks at the first Expect value only, as net/http does.
 func expectsContinue(req *http.Request) bool {
-	return httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue")
+	return httpguts.HeaderValuesContainsToken([]string{headerGet(req.Header, "Expect")}, "100-continue")
+}
+
+// setReadDeadline sets the connection's read deadline and notes it.
+func (c *h1Conn) setReadDeadline(t time.Time) {
+	at := int64(0)
+	if !t.IsZero() {
+		at = t.UnixNano()
+	}
+	c.readAt.Store(at)
+	c.rwc.SetReadDeadline(t)
+}
+
+// extendRead gives a request body's reads a rolling timeout: the client
+// must send something at least every IdleTimeout. The deadline moves only
+// when less than half of it is left, so most reads cost a clock read.
+func (c *h1Conn) extendRead() {
+	if c.readPinned.Load() {
+		return
+	}
+	d := c.s.opts.IdleTimeout
+	now := time.Now()
+	if at := c.readAt.Load(); at != 0 && at-now.UnixNano() > int64(d/2) {
+		return
+	}
+	c.setReadDeadline(now.Add(d))
+}
+
+// Write is the connection as the response buffer writes to it. Each write
+// has a rolling timeout, as extendRead: a client that takes no byte for
+// IdleTimeout is gone, and its response no longer holds an upstream.
+func (c *h1Conn) Write(p []byte) (int, error) {
+	if !c.writePinned {
+		d := c.s.opts.IdleTimeout
+		now := time.Now()
+		if c.writeAt == 0 || c.writeAt-now.UnixNano() < int64(d/2) {
+			c.writeAt = now.Add(d).UnixNano()
+			c.rwc.SetWriteDeadline(now.Add(d))
+		}
+	}
+	return c.rwc.Write(p)
 }
 
 // cancelRequest cancels the context of the request being served.
@@ -678,6 +773,7 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	if b.closed.Load() {
 		return 0, http.ErrBodyReadAfterClose
 	}
+	b.w.c.extendRead()
 	if b.w.canContinue.Load() {
 		c := b.w.c
 		c.wmu.Lock()
@@ -716,7 +812,9 @@ func (b *h1Body) discardRest() bool {
 	if b.sawEOF.Load() {
 		return true
 	}
-	_, err := io.CopyN(io.Discard, b.rc, maxPostHandlerReadBytes+1)
+	b.w.c.extendRead()
+	n, err := io.CopyN(io.Discard, b.rc, maxPostHandlerReadBytes+1)
+	b.n.Add(n)
 	if err == io.EOF {
 		b.sawEOF.Store(true)
 		return true

@@ -216,14 +216,30 @@ func (w *h1Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		}
 		c.bw.Flush()
 	}
+	// The connection is the handler's now: no 100 Continue from a body
+	// read may be written into it.
+	c.wmu.Lock()
+	w.canContinue.Store(false)
 	c.hijacked = true
+	c.wmu.Unlock()
 	c.rwc.SetDeadline(time.Time{})
 	c.s.forget(c)
 	return c.rwc, bufio.NewReadWriter(c.br, c.bw), nil
 }
 
-func (w *h1Response) SetReadDeadline(t time.Time) error  { return w.c.rwc.SetReadDeadline(t) }
-func (w *h1Response) SetWriteDeadline(t time.Time) error { return w.c.rwc.SetWriteDeadline(t) }
+// SetReadDeadline and SetWriteDeadline serve http.ResponseController: a
+// deadline the handler sets stands until the request ends, instead of the
+// connection's rolling ones.
+func (w *h1Response) SetReadDeadline(t time.Time) error {
+	w.c.readPinned.Store(true)
+	w.c.setReadDeadline(t)
+	return nil
+}
+
+func (w *h1Response) SetWriteDeadline(t time.Time) error {
+	w.c.writePinned = true
+	return w.c.rwc.SetWriteDeadline(t)
+}
 
 // finish ends the response once the handler has returned: headers if not
 // yet sent, the body held back, the last chunk and trailers, and one
@@ -333,10 +349,11 @@ func (w *h1Response) commit(bodyLen int) {
 	// next request, or the connection closed.
 	if b := w.body; b != nil && !w.closeAfter {
 		switch {
-		case w.expectedContinue() && !b.sawEOF.Load():
+		case b.sawEOF.Load():
+		case w.expectedContinue():
 			// The client may still be waiting for a 100 Continue.
 			w.closeAfter = true
-		case b.closed.Load() && !b.sawEOF.Load():
+		case b.closed.Load():
 			w.closeAfter = true
 			c.linger = true
 		case w.req.ContentLength > 0 && w.req.ContentLength-b.n.Load() >= maxPostHandlerReadBytes,

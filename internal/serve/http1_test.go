@@ -172,6 +172,11 @@ func conformanceHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "not read")
 	})
+	// As the lb's limiter refuses a client: close, without reading a body.
+	h("/refuse", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "slow down", http.StatusTooManyRequests)
+	})
 	return mux
 }
 
@@ -256,6 +261,10 @@ var rawCases = []rawCase{
 	// Request bodies.
 	{name: "POST with Content-Length echoed", raw: "POST /echo HTTP/1.1\r\n" + host + "Content-Length: 11\r\n\r\nhello world" + get("/small"), methods: []string{"POST"}, sniff: true},
 	{name: "POST without a body", raw: "POST /echo HTTP/1.1\r\n" + host + "\r\n", methods: []string{"POST"}},
+	{name: "CRLF after a POST body", raw: "POST /echo HTTP/1.1\r\n" + host + "Content-Length: 5\r\n\r\nhello\r\n" + get("/small"), methods: []string{"POST"}, sniff: true},
+	{name: "empty Expect", raw: "POST /echo HTTP/1.1\r\n" + host + "Expect:\r\nContent-Length: 5\r\n\r\nhello", methods: []string{"POST"}, sniff: true},
+	{name: "refused with a small unread body", raw: "POST /refuse HTTP/1.1\r\n" + host + "Content-Length: 5\r\n\r\nhello", methods: []string{"POST"}},
+	{name: "refused with a large unread body", raw: "POST /refuse HTTP/1.1\r\n" + host + "Content-Length: 400000\r\n\r\n" + string(fill(400000)), methods: []string{"POST"}},
 	{name: "chunked request body echoed", raw: "POST /echo HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n" + get("/small"), methods: []string{"POST"}, sniff: true},
 	{name: "chunked request body with extension and trailer", raw: "POST /echo HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nX-T: v\r\n\r\n", methods: []string{"POST"}},
 	{name: "small unread body, next pipelined request", raw: "POST /noread HTTP/1.1\r\n" + host + "Content-Length: 5\r\n\r\nhello" + get("/small"), methods: []string{"POST"}, sniff: true},
@@ -1073,5 +1082,49 @@ func TestOwnHTTP1ConcurrentClients(t *testing.T) {
 		}
 	case <-time.After(3 * time.Second):
 		t.Error("Run did not return after the drain")
+	}
+}
+
+// TestOwnHTTP1BodyAndWriteTimeouts: a client that stops sending its body,
+// or stops reading its response, for IdleTimeout is cut off, so that it
+// cannot hold the handler (and, in the lb, an upstream) for ever. net/http
+// without ReadTimeout and WriteTimeout has no such limit.
+func TestOwnHTTP1BodyAndWriteTimeouts(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	ended := make(chan error, 2)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/upload", func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.Copy(io.Discard, r.Body)
+		ended <- err
+	})
+	mux.HandleFunc("/download", func(w http.ResponseWriter, r *http.Request) {
+		var err error
+		for i := 0; i < 4096 && err == nil; i++ { // up to 256 MiB
+			_, err = w.Write(fill(64 << 10))
+		}
+		ended <- err
+	})
+	for _, tc := range []struct{ name, raw string }{
+		{"a body that stops", "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 200000\r\n\r\n0123456789"},
+		{"a response nobody reads", get("/download")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t, mux, Options{OwnHTTP1: true, IdleTimeout: idle}, true)
+			c := s.dial(t)
+			defer c.Close()
+			start := time.Now()
+			io.WriteString(c, tc.raw)
+			select {
+			case err := <-ended:
+				if err == nil {
+					t.Fatal("the handler's I/O succeeded")
+				}
+				if took := time.Since(start); took < idle/2 {
+					t.Fatalf("cut off after %v, before the timeout of %v", took, idle)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("the handler was still blocked after 5s, with a timeout of %v", idle)
+			}
+		})
 	}
 }
