@@ -456,7 +456,7 @@ func TestOwnHTTP1ExpectContinueNotRead(t *testing.T) {
 	for i, e := range engines {
 		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own}, true)
 		c := s.dial(t)
-		c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+		c.SetDeadline(time.Now().Add(1500 * time.Millisecond))
 		io.WriteString(c, "POST /noread HTTP/1.1\r\n"+host+"Expect: 100-continue\r\nContent-Length: 5\r\n\r\n")
 		got[i] = readExchange(c, []string{"POST"})
 		if got[i].End == "closed" || got[i].End == "reset" {
@@ -564,14 +564,14 @@ func TestOwnHTTP1ReadHeaderTimeout(t *testing.T) {
 		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, ReadHeaderTimeout: 200 * time.Millisecond}, true)
 		c := s.dial(t)
 		start := time.Now()
-		c.SetDeadline(start.Add(2 * time.Second))
+		c.SetDeadline(start.Add(4 * time.Second))
 		io.WriteString(c, "GET /sm")
 		ex := readExchange(c, nil)
 		took := time.Since(start)
 		if ex.End != "closed" && ex.End != "reset" {
 			t.Errorf("%s: after a stalled request line the connection is %s, want closed", e.name, ex.End)
 		}
-		if took < 150*time.Millisecond || took > time.Second {
+		if took < 150*time.Millisecond || took > 3*time.Second {
 			t.Errorf("%s: cut off after %v, want about 200ms", e.name, took)
 		}
 		got[i] = ex.String()
@@ -601,7 +601,7 @@ func TestOwnHTTP1IdleTimeout(t *testing.T) {
 		if end := endOf(err); end != "closed" && end != "reset" {
 			t.Errorf("%s: idle connection ended %s, want closed", e.name, end)
 		}
-		if took < 200*time.Millisecond || took > 1500*time.Millisecond {
+		if took < 200*time.Millisecond || took > 2500*time.Millisecond {
 			t.Errorf("%s: idle connection closed after %v, want about 300ms", e.name, took)
 		}
 	}
@@ -644,7 +644,7 @@ func TestOwnHTTP1GracefulDrain(t *testing.T) {
 			if end := endOf(err); end != "closed" && end != "reset" {
 				t.Errorf("idle connection during drain: %s, want closed", end)
 			}
-			if took := time.Since(cancelled); took > 250*time.Millisecond {
+			if took := time.Since(cancelled); took > time.Second {
 				t.Errorf("idle connection closed %v after the drain began, want promptly", took)
 			}
 			refused := false
@@ -709,7 +709,7 @@ func TestOwnHTTP1DrainTimeout(t *testing.T) {
 				if err != nil {
 					t.Errorf("Run returned %v, want nil", err)
 				}
-				if took := time.Since(start); took > time.Second {
+				if took := time.Since(start); took > 2*time.Second {
 					t.Errorf("Run returned %v after the context ended, want about 200ms", took)
 				}
 			case <-time.After(3 * time.Second):
@@ -999,10 +999,10 @@ func TestOwnHTTP1SilentConnection(t *testing.T) {
 	for _, e := range engines {
 		for _, withTLS := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/tls=%v", e.name, withTLS), func(t *testing.T) {
-				s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 3 * time.Second}, withTLS)
+				s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 10 * time.Second}, withTLS)
 				c := s.dial(t) // with TLS, after the handshake
 				start := time.Now()
-				c.SetDeadline(start.Add(time.Second))
+				c.SetDeadline(start.Add(3 * time.Second))
 				_, err := c.Read(make([]byte, 1))
 				if end := endOf(err); end != "closed" && end != "reset" {
 					t.Fatalf("silent connection: %s after %v, want closed after about ReadHeaderTimeout (200ms), not IdleTimeout (3s)", end, time.Since(start))
@@ -1017,7 +1017,7 @@ func TestOwnHTTP1SilentConnection(t *testing.T) {
 func TestOwnHTTP1SilentTLSClient(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
-			s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 3 * time.Second}, true)
+			s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 10 * time.Second}, true)
 			c, err := net.Dial("tcp", s.addr)
 			if err != nil {
 				t.Fatal(err)
@@ -1029,7 +1029,7 @@ func TestOwnHTTP1SilentTLSClient(t *testing.T) {
 			if end := endOf(err); end != "closed" && end != "reset" {
 				t.Fatalf("silent TLS client: %s, want closed", end)
 			}
-			if took := time.Since(start); took > time.Second {
+			if took := time.Since(start); took > 3*time.Second {
 				t.Errorf("silent TLS client closed after %v, want about 200ms", took)
 			}
 		})
