@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/rampart-dev/rampart/internal/cluster"
@@ -51,5 +53,32 @@ func runUp(ctx context.Context, args []string) error {
 	for _, note := range notes {
 		fmt.Fprintf(os.Stdout, "note: %s\n", note)
 	}
+	hurry, quit := secondSignal()
+	defer quit()
+	opts.Hurry = hurry
 	return cluster.Up(ctx, opts)
+}
+
+// secondSignal returns a channel closed on the second Ctrl-C or SIGTERM:
+// the first starts the graceful stop (main's context), the second cuts it
+// short. quit stops listening.
+func secondSignal() (hurry <-chan struct{}, quit func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	h, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		for n := 0; ; {
+			select {
+			case <-sigs:
+				if n++; n == 2 {
+					fmt.Fprintln(os.Stdout, "rampart up: stopping now, without waiting for requests in flight")
+					close(h)
+					return
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return h, func() { signal.Stop(sigs); close(done) }
 }

@@ -109,8 +109,9 @@ func (p *process) exitedCh() <-chan struct{} {
 	return p.exited
 }
 
-// stop sends SIGTERM, waits up to grace, then SIGKILLs.
-func (p *process) stop(grace time.Duration) {
+// stop sends SIGTERM, waits up to grace or until hurry is closed, then
+// SIGKILLs.
+func (p *process) stop(grace time.Duration, hurry <-chan struct{}) {
 	p.mu.Lock()
 	p.stopping = true
 	cmd, exited := p.cmd, p.exited
@@ -121,6 +122,9 @@ func (p *process) stop(grace time.Duration) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:
+	case <-hurry:
+		cmd.Process.Kill()
+		<-exited
 	case <-time.After(grace):
 		cmd.Process.Kill()
 		<-exited

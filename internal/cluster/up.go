@@ -38,6 +38,10 @@ type Options struct {
 	// behind nftables (see PlanNetns); otherwise servers share the host's
 	// loopback and the userspace firewall.
 	Netns *Netns
+	// Hurry, when closed during the stop, cuts the servers' drain short:
+	// those still running are killed at once (a second Ctrl-C). The
+	// clean-up after them still runs.
+	Hurry <-chan struct{}
 }
 
 // Site is what a running `up` tells its user.
@@ -97,7 +101,7 @@ func Up(ctx context.Context, o Options) error {
 	}
 	site.procs = map[string]*process{}
 	var procs []*process
-	defer func() { stopAll(o.Out, t, procs) }()
+	defer func() { stopAll(o.Out, t, procs, o.Hurry) }()
 	for _, s := range t.Servers {
 		exe, args := o.Executable, []string{"node", s.Name, "-f", site.SitePath, "--state", o.StateDir, "--firewall", "userspace"}
 		if o.Netns != nil {
@@ -316,21 +320,21 @@ func lastLogLine(path string) string {
 
 // stopAll stops the servers in the order traffic meets them, so each lb
 // drains before the servers behind it go.
-func stopAll(out io.Writer, t *topology.Topology, procs []*process) {
+func stopAll(out io.Writer, t *topology.Topology, procs []*process, hurry <-chan struct{}) {
 	grace := t.LB.DrainTimeout + 5*time.Second
 	done := map[string]bool{}
 	for _, r := range topology.Roles {
 		for _, p := range procs {
 			s, _ := t.Server(p.name)
 			if !done[p.name] && s.Has(r) {
-				p.stop(grace)
+				p.stop(grace, hurry)
 				done[p.name] = true
 			}
 		}
 	}
 	for _, p := range procs {
 		if !done[p.name] {
-			p.stop(grace)
+			p.stop(grace, hurry)
 		}
 	}
 }
