@@ -8,7 +8,8 @@
 // lb's public listener sets, HTTP/1.x connections are served by the
 // package's own connection loop (http1.go, http1_response.go): it parses
 // requests with net/http's parser and follows net/http's framing and
-// keep-alive rules, but reads nothing while a handler runs and writes each
-// response with one system call. HTTP/2 connections still go to net/http.
+// keep-alive rules, but reads nothing while a short handler runs (only a
+// request that runs for a second is watched for its client leaving) and
+// writes each response with one system call. HTTP/2 connections still go to net/http.
 // http1_test.go holds the two side by side on the same raw requests.
 package serve

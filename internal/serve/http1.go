@@ -28,10 +28,9 @@ import (
 // with http.ReadRequest (net/http's own parser, so framing and smuggling
 // checks are the same), runs the handler on the connection's goroutine and
 // writes the whole response with one write when the handler returns. It
-// does not watch for the client going away while a handler runs, so a
-// request whose client has left is not cancelled at once: a proxied one
-// runs on upstream until the upstream answers or, for a stream, until the
-// next write to the client fails.
+// watches for the client going away only once a request has run for a
+// second (http1_watch.go), so that a long poll or a stream whose client
+// left is cancelled, while short requests pay nothing for it.
 //
 // What a client sees follows net/http's server, rule for rule (the
 // differential tests in http1_test.go hold the two side by side), with
@@ -115,6 +114,9 @@ func runHTTP1(ctx context.Context, ln net.Listener, h http.Handler, o Options) e
 
 	acceptDone := make(chan error, 1)
 	go func() { acceptDone <- s.accept(ln) }()
+	stopWatching := make(chan struct{})
+	defer close(stopWatching)
+	go s.watchLongRequests(stopWatching)
 	var err error
 	select {
 	case err = <-acceptDone:
@@ -332,7 +334,11 @@ type h1Conn struct {
 	ctx        context.Context // the requests' parent
 
 	reqMu     sync.Mutex
-	reqCancel context.CancelFunc // the request being served, for the drain
+	reqCancel context.CancelFunc // the request being served, for the drain and the watch
+	reqStart  atomic.Int64       // when it began (Unix nanoseconds), 0 between requests
+	watchable atomic.Bool        // its body, if any, is read: the connection may be read ahead
+	watchDone chan struct{}      // closed when the watch's read returns; nil without a watch
+	watchBody *h1Body            // the request's body, whose end makes it watchable
 
 	lr       limitedReader // beneath br: bounds a request's head
 	br       *bufio.Reader
@@ -600,6 +606,11 @@ func (c *h1Conn) serveRequest(req *http.Request) (keepAlive bool) {
 		w.body = &h1Body{rc: req.Body, w: w}
 		req.Body = w.body
 	}
+	c.reqMu.Lock()
+	c.watchBody = w.body
+	c.watchable.Store(w.body == nil)
+	c.reqMu.Unlock()
+	c.reqStart.Store(time.Now().UnixNano())
 	if expectsContinue(req) {
 		if req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
 			w.canContinue.Store(true)
@@ -616,7 +627,9 @@ func (c *h1Conn) serveRequest(req *http.Request) (keepAlive bool) {
 	if req.RequestURI == "*" && req.Method == "OPTIONS" {
 		h = globalOptions{}
 	}
-	ok := c.runHandler(w, req, h) && !c.hijacked && w.finish() == nil
+	ok := c.runHandler(w, req, h)
+	c.stopWatch()
+	ok = ok && !c.hijacked && w.finish() == nil
 	if b := w.body; b != nil && !c.hijacked {
 		if ok && w.closeAfter && !b.sawEOF.Load() && !w.canContinue.Load() {
 			// Closing with the client still sending would reset the
@@ -788,6 +801,7 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	b.n.Add(int64(n))
 	if err == io.EOF {
 		b.sawEOF.Store(true)
+		b.w.c.bodyDone(b)
 	}
 	return n, err
 }
@@ -817,6 +831,7 @@ func (b *h1Body) discardRest() bool {
 	b.n.Add(n)
 	if err == io.EOF {
 		b.sawEOF.Store(true)
+		b.w.c.bodyDone(b)
 		return true
 	}
 	return false

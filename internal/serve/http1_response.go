@@ -210,6 +210,7 @@ func (w *h1Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if c.hijacked {
 		return nil, nil, http.ErrHijacked
 	}
+	c.stopWatch() // the connection's reads are the handler's now
 	if w.wroteHeader {
 		if !w.committed {
 			w.commitPending()

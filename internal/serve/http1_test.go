@@ -1128,3 +1128,81 @@ func TestOwnHTTP1BodyAndWriteTimeouts(t *testing.T) {
 		})
 	}
 }
+
+// TestOwnHTTP1NoticesAClientThatLeaves: a request that runs long is
+// watched, and its context ends soon after its client hangs up, as
+// net/http's does; a short request is never read ahead.
+func TestOwnHTTP1NoticesAClientThatLeaves(t *testing.T) {
+	for _, tc := range []struct{ name, raw string }{
+		{"GET", get("/wait")},
+		{"POST with its body read", "POST /wait HTTP/1.1\r\n" + host + "Content-Length: 5\r\n\r\nhello"},
+	} {
+		for _, withTLS := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/tls=%v", tc.name, withTLS), func(t *testing.T) {
+				t.Parallel()
+				ended := make(chan time.Time, 1)
+				mux := http.NewServeMux()
+				mux.HandleFunc("/wait", func(w http.ResponseWriter, r *http.Request) {
+					io.Copy(io.Discard, r.Body)
+					select {
+					case <-r.Context().Done():
+						ended <- time.Now()
+					case <-time.After(10 * time.Second):
+					}
+				})
+				s := startServer(t, mux, Options{OwnHTTP1: true}, withTLS)
+				c := s.dial(t)
+				io.WriteString(c, tc.raw)
+				time.Sleep(200 * time.Millisecond)
+				left := time.Now()
+				c.Close()
+				select {
+				case at := <-ended:
+					if took := at.Sub(left); took > 4*time.Second {
+						t.Errorf("the context ended %v after the client left", took)
+					}
+				case <-time.After(8 * time.Second):
+					t.Fatal("the handler's context did not end within 8s of its client leaving")
+				}
+			})
+		}
+	}
+}
+
+// TestOwnHTTP1WatchKeepsTheNextRequest: the read-ahead of a long request
+// keeps what it reads: a request sent while the first still runs is served
+// after it, and the first is not cancelled.
+func TestOwnHTTP1WatchKeepsTheNextRequest(t *testing.T) {
+	cancelled := make(chan bool, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/long", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			cancelled <- true
+		case <-time.After(2 * watchAfter):
+			cancelled <- false
+		}
+		io.WriteString(w, "long")
+	})
+	mux.HandleFunc("/small", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "small") })
+	s := startServer(t, mux, Options{OwnHTTP1: true}, true)
+	c := s.dial(t)
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, get("/long"))
+	time.Sleep(watchAfter + watchAfter/2) // the watch has begun
+	io.WriteString(c, get("/small"))
+	br := bufio.NewReader(c)
+	for _, want := range []string{"long", "small"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("reading the %s response: %v", want, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != want {
+			t.Fatalf("got %q, want %q", body, want)
+		}
+	}
+	if <-cancelled {
+		t.Fatal("the long request was cancelled while its client stayed")
+	}
+}
