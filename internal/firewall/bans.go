@@ -10,15 +10,16 @@ import (
 )
 
 // Banner drops a client's traffic for a while in the kernel (NftBans).
+// client is an IPv4 address (a /32) or an IPv6 /64 (clientKey).
 type Banner interface {
-	Ban(ctx context.Context, addr netip.Addr, d time.Duration) error
+	Ban(ctx context.Context, client netip.Prefix, d time.Duration) error
 }
 
 // Bans is the userspace ban list: banned clients are refused by the Guard
 // until their ban expires.
 type Bans struct {
 	mu      sync.Mutex
-	until   map[netip.Addr]time.Time
+	until   map[netip.Prefix]time.Time // by clientKey
 	total   atomic.Uint64
 	expired atomic.Uint64
 	// Kernel, when set, also bans in nftables, so the packets never reach
@@ -32,48 +33,50 @@ func NewBans(log *slog.Logger) *Bans {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Bans{until: map[netip.Addr]time.Time{}, Log: log}
+	return &Bans{until: map[netip.Prefix]time.Time{}, Log: log}
 }
 
-// Ban refuses addr for d; why is logged. The kernel's ban, when there is
-// one, is made in the background, off the request path.
+// Ban refuses addr, and for IPv6 the /64 it is in, for d; why is logged.
+// The kernel's ban, when there is one, is made in the background, off the
+// request path.
 func (b *Bans) Ban(ctx context.Context, addr netip.Addr, d time.Duration, why string) {
-	addr = addr.Unmap()
+	k := clientKey(addr)
 	b.mu.Lock()
-	_, already := b.until[addr]
-	b.until[addr] = time.Now().Add(d)
+	_, already := b.until[k]
+	b.until[k] = time.Now().Add(d)
 	b.mu.Unlock()
 	if already {
 		return
 	}
 	b.total.Add(1)
-	b.Log.Warn("client banned", "client", addr, "for", d, "limit", why)
+	b.Log.Warn("client banned", "client", clientString(k), "for", d, "limit", why)
 	if b.Kernel != nil {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			if err := b.Kernel.Ban(ctx, addr, d); err != nil {
-				b.Log.Error("kernel ban failed; the userspace ban holds", "client", addr, "err", err)
+			if err := b.Kernel.Ban(ctx, k, d); err != nil {
+				b.Log.Error("kernel ban failed; the userspace ban holds", "client", clientString(k), "err", err)
 			}
 		}()
 	}
 }
 
 // Banned reports whether addr is banned now, expiring its ban if it is due.
-func (b *Bans) Banned(addr netip.Addr) bool {
-	addr = addr.Unmap()
+func (b *Bans) Banned(addr netip.Addr) bool { return b.banned(clientKey(addr)) }
+
+func (b *Bans) banned(k netip.Prefix) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	until, ok := b.until[addr]
+	until, ok := b.until[k]
 	if !ok {
 		return false
 	}
 	if time.Now().Before(until) {
 		return true
 	}
-	delete(b.until, addr)
+	delete(b.until, k)
 	b.expired.Add(1)
-	b.Log.Info("client ban expired", "client", addr)
+	b.Log.Info("client ban expired", "client", clientString(k))
 	return false
 }
 
@@ -106,16 +109,16 @@ func (b *Bans) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		b.mu.Lock()
-		var due []netip.Addr
+		var due []netip.Prefix
 		now := time.Now()
-		for a, until := range b.until {
+		for k, until := range b.until {
 			if !now.Before(until) {
-				due = append(due, a)
+				due = append(due, k)
 			}
 		}
 		b.mu.Unlock()
-		for _, a := range due {
-			b.Banned(a) // expires and logs it
+		for _, k := range due {
+			b.banned(k) // expires and logs it
 		}
 	}
 }

@@ -23,7 +23,8 @@ type Limits struct {
 	BanFor time.Duration
 }
 
-// Limiter enforces Limits per client address. A client over a limit is
+// Limiter enforces Limits per client: an IPv4 address, or an IPv6 /64
+// (clientKey). A client over a limit is
 // banned; a banned client is refused at accept and, on a connection it
 // already holds, answered 429 and disconnected.
 type Limiter struct {
@@ -32,7 +33,7 @@ type Limiter struct {
 	log    *slog.Logger
 
 	mu      sync.Mutex
-	clients map[netip.Addr]*client
+	clients map[netip.Prefix]*client // by clientKey
 	over    atomic.Uint64
 }
 
@@ -53,20 +54,21 @@ func NewLimiter(l Limits, bans *Bans, log *slog.Logger) *Limiter {
 	if l.BanFor <= 0 {
 		l.BanFor = time.Minute
 	}
-	return &Limiter{limits: l, bans: bans, log: log, clients: map[netip.Addr]*client{}}
+	return &Limiter{limits: l, bans: bans, log: log, clients: map[netip.Prefix]*client{}}
 }
 
 // Exceeded returns how many times a client went over a limit.
 func (l *Limiter) Exceeded() uint64 { return l.over.Load() }
 
 func (l *Limiter) get(a netip.Addr) *client {
-	c, ok := l.clients[a]
+	k := clientKey(a)
+	c, ok := l.clients[k]
 	if !ok {
 		c = &client{}
 		if l.limits.RequestsPerSecond > 0 {
 			c.rate = rate.NewLimiter(rate.Limit(l.limits.RequestsPerSecond), l.limits.Burst)
 		}
-		l.clients[a] = c
+		l.clients[k] = c
 	}
 	c.seen = time.Now()
 	return c

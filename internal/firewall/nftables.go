@@ -54,7 +54,8 @@ func (rs Ruleset) Script() string {
 	}
 	if rs.Bans {
 		fmt.Fprintf(&b, "\tset banned_v4 {\n\t\ttype ipv4_addr\n\t\tflags timeout\n\t\tcomment \"clients over the lb's limits\"\n\t}\n")
-		fmt.Fprintf(&b, "\tset banned_v6 {\n\t\ttype ipv6_addr\n\t\tflags timeout\n\t\tcomment \"clients over the lb's limits\"\n\t}\n")
+		// IPv6 clients are banned by /64 (clientKey): a set of intervals.
+		fmt.Fprintf(&b, "\tset banned_v6 {\n\t\ttype ipv6_addr\n\t\tflags interval,timeout\n\t\tcomment \"clients over the lb's limits, by /64\"\n\t}\n")
 	}
 	b.WriteString("\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n")
 	b.WriteString("\t\tiif \"lo\" accept comment \"loopback\"\n")
@@ -179,13 +180,19 @@ func Counters(ctx context.Context) (map[string]Counter, error) {
 // them; each entry expires by itself.
 type NftBans struct{}
 
-// Ban drops addr's packets for d.
-func (NftBans) Ban(ctx context.Context, addr netip.Addr, d time.Duration) error {
-	set := "banned_v4"
-	if addr.Unmap().Is6() {
-		set = "banned_v6"
-	}
-	elem := fmt.Sprintf("{ %s timeout %ds }", addr.Unmap(), max(1, int(d.Seconds())))
+// Ban drops the packets of client, an IPv4 address (/32) or an IPv6 /64,
+// for d.
+func (NftBans) Ban(ctx context.Context, client netip.Prefix, d time.Duration) error {
+	set, elem := banElement(client, d)
 	_, err := nft(ctx, "", "add", "element", "inet", Table, set, elem)
 	return err
+}
+
+// banElement is the set and the element that ban client for d.
+func banElement(client netip.Prefix, d time.Duration) (set, elem string) {
+	set, who := "banned_v4", client.Addr().String()
+	if client.Addr().Is6() {
+		set, who = "banned_v6", client.Masked().String()
+	}
+	return set, fmt.Sprintf("{ %s timeout %ds }", who, max(1, int(d.Seconds())))
 }

@@ -88,8 +88,9 @@ type LB struct {
 	Limits       Limits        `yaml:"limits"`
 }
 
-// Limits bound what one client address may ask of an lb. A client over a
-// limit is refused and banned for BanFor. Zero means no limit.
+// Limits bound what one client may ask of an lb: an IPv4 address, or an
+// IPv6 /64. A client over a limit is refused and banned for BanFor. Zero
+// means no limit.
 type Limits struct {
 	RequestsPerSecond    float64       `yaml:"requests_per_second"`
 	Burst                int           `yaml:"burst"`
