@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"fmt"
 	"io"
@@ -194,6 +195,44 @@ func (s *testSite) sql(name string) *sql.DB {
 	db := sql.OpenDB(conn)
 	s.t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// servedSerial connects to name over TCP with TLS, as an app server would,
+// and returns the serial number of the certificate mariadbd presented.
+func (s *testSite) servedSerial(t *testing.T, name string) string {
+	t.Helper()
+	srv, _ := s.topo.Server(name)
+	front, err := s.ca.ServerIdentity("front", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serial string
+	cfg := &tls.Config{RootCAs: s.ca.Pool, ServerName: srv.Address, Certificates: []tls.Certificate{front.Client},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			serial = cs.PeerCertificates[0].SerialNumber.String()
+			return nil
+		}}
+	key := "served-" + name + "-" + fmt.Sprint(time.Now().UnixNano())
+	if err := mysql.RegisterTLSConfig(key, cfg); err != nil {
+		t.Fatal(err)
+	}
+	defer mysql.DeregisterTLSConfig(key)
+	c := mysql.NewConfig()
+	c.User, c.Passwd = s.creds.App.User, s.creds.App.Password
+	c.Net, c.Addr = "tcp", srv.HostPort(s.topo.Port(topology.ServiceMySQL))
+	c.TLSConfig = key
+	c.Timeout = 5 * time.Second
+	c.Logger = quietLogger
+	conn, err := mysql.NewConnector(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	if err := db.Ping(); err != nil {
+		t.Fatalf("TLS connection to %s: %v", name, err)
+	}
+	return serial
 }
 
 // mariadbdPID returns the PID of the mariadbd that serves name's directory.

@@ -2,9 +2,12 @@ package db
 
 import (
 	"context"
+	"crypto/x509"
 	"database/sql"
+	"encoding/pem"
 	"fmt"
 	"hash/crc32"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -49,6 +52,44 @@ func TestGaleraLifecycle(t *testing.T) {
 			acked.insert(t, site.sql(n), "written on "+n)
 		}
 		site.checkAll(t, &acked, galeraNodes...)
+	})
+
+	t.Run("renewed certificates are loaded without a restart", func(t *testing.T) {
+		before, pid := site.servedSerial(t, "db-1"), site.mariadbdPID("db-1")
+		// Renewal, brought forward: without its files the CA issues anew.
+		old, _ := filepath.Glob(filepath.Join(site.state, "pki", "db-1.*.crt"))
+		for _, f := range old {
+			os.Remove(f)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		renewed, err := site.server("db-1").reloadCertificates(ctx)
+		if err != nil || !renewed {
+			t.Fatalf("reloadCertificates: renewed %v, %v", renewed, err)
+		}
+		issued, err := os.ReadFile(filepath.Join(site.state, "pki", "db-1.server.crt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := pem.Decode(issued)
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := site.servedSerial(t, "db-1")
+		if after == before || after != cert.SerialNumber.String() {
+			t.Fatalf("db-1 serves certificate %s, was %s; the renewed one is %s", after, before, cert.SerialNumber)
+		}
+		if now := site.mariadbdPID("db-1"); now != pid {
+			t.Fatalf("mariadbd was restarted (pid %d, now %d)", pid, now)
+		}
+		// The cluster's own traffic still flows both ways.
+		acked.insert(t, site.sql("db-1"), "after db-1 renewed")
+		acked.insert(t, site.sql("db-3"), "to db-1 after it renewed")
+		site.checkAll(t, &acked, galeraNodes...)
+		if again, err := site.server("db-1").reloadCertificates(ctx); err != nil || again {
+			t.Fatalf("a second check renewed %v (%v); nothing was due", again, err)
+		}
 	})
 
 	t.Run("a crashed node rejoins with IST and nothing acknowledged is lost", func(t *testing.T) {

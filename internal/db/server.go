@@ -78,6 +78,7 @@ type Server struct {
 	mu       sync.Mutex
 	status   Status
 	restarts int
+	written  tlsFiles // the certificates mariadbd was given
 }
 
 // New prepares a db server: it checks the topology and the host, creates
@@ -310,6 +311,9 @@ func (s *Server) prepare() (tlsFiles, error) {
 	if err := files.write(s.layout, s.acct); err != nil {
 		return tlsFiles{}, fmt.Errorf("tls files: %w", err)
 	}
+	s.mu.Lock()
+	s.written = files
+	s.mu.Unlock()
 	if err := writeOwned(s.layout.Config(), []byte(s.set.render()), 0o640, s.acct); err != nil {
 		return tlsFiles{}, fmt.Errorf("config: %w", err)
 	}
@@ -492,6 +496,8 @@ func (s *Server) inPrimary(logStart int64) bool {
 // serve watches a ready mariadbd until it exits or ctx ends.
 func (s *Server) serve(ctx context.Context, proc *process, logStart int64) error {
 	var outside time.Time // when the node was last seen leaving the primary component
+	renew := time.NewTicker(pki.RenewCheck)
+	defer renew.Stop()
 	for {
 		select {
 		case <-proc.exited:
@@ -500,6 +506,11 @@ func (s *Server) serve(ctx context.Context, proc *process, logStart int64) error
 			s.setState("stopping", "")
 			proc.stop(s.cfg.StopTimeout)
 			return nil
+		case <-renew.C:
+			if _, err := s.reloadCertificates(ctx); err != nil {
+				s.log.Error("db: certificate renewal failed; will retry", "err", err)
+			}
+			continue
 		case <-time.After(pollInterval):
 		}
 		st, err := s.poll(ctx)
@@ -520,6 +531,46 @@ func (s *Server) serve(ctx context.Context, proc *process, logStart int64) error
 			}
 		}
 	}
+}
+
+// reloadCertificates gives a running mariadbd the server's certificates
+// when the CA has renewed them (a third of their life before they expire),
+// without a restart: the files are written again, FLUSH SSL has it take
+// them for client and replication connections, and in a Galera cluster
+// socket.ssl_reload does the same for the cluster's own traffic. A state
+// transfer reads its files when it starts. It reports whether anything
+// was renewed.
+func (s *Server) reloadCertificates(ctx context.Context) (bool, error) {
+	files, err := s.certificates()
+	if err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	old := s.written
+	s.mu.Unlock()
+	if sameLeaf(files.Server, old.Server) && sameLeaf(files.Client, old.Client) && sameLeaf(files.Peer, old.Peer) {
+		return false, nil
+	}
+	if err := files.write(s.layout, s.acct); err != nil {
+		return true, fmt.Errorf("tls files: %w", err)
+	}
+	s.mu.Lock()
+	s.written = files
+	s.mu.Unlock()
+	if _, err := s.local.ExecContext(ctx, "FLUSH SSL"); err != nil {
+		return true, fmt.Errorf("FLUSH SSL: %w", err)
+	}
+	if s.role == RoleGalera {
+		if _, err := s.local.ExecContext(ctx, "SET GLOBAL wsrep_provider_options='socket.ssl_reload=1'"); err != nil {
+			return true, fmt.Errorf("galera socket.ssl_reload: %w", err)
+		}
+	}
+	s.log.Info("db: renewed certificates loaded", "not_after", files.Server.Leaf.NotAfter)
+	return true, nil
+}
+
+func sameLeaf(a, b tls.Certificate) bool {
+	return a.Leaf != nil && b.Leaf != nil && a.Leaf.Equal(b.Leaf)
 }
 
 // setState records the supervision's state and why.
