@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/rampart-dev/rampart/internal/pki"
 )
 
 // The environment through which the app role tells an application how to
@@ -75,14 +77,16 @@ func dbClientTLS(caFile, certFile, keyFile, servers string) (*tls.Config, error)
 	if !roots.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("%s: no PEM certificate", caFile)
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	// The app server rewrites the files when its certificate is renewed;
+	// each new connection presents what they hold then.
+	cert, err := pki.LoadFileCertificate(certFile, keyFile)
 	if err != nil {
 		return nil, err
 	}
 	allowed := strings.Split(servers, ",")
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
+		MinVersion:           tls.VersionTLS12,
+		GetClientCertificate: cert.GetClientCertificate,
 		// Verification happens in VerifyConnection, by CA and identity.
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {

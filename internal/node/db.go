@@ -1,10 +1,14 @@
 package node
 
 import (
+	"context"
+	"crypto/x509"
+	"log/slog"
 	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -73,13 +77,17 @@ func (n *Node) buildRouter() error {
 		ln.Close()
 		return err
 	}
-	files, err := db.WriteClientTLS(filepath.Join(n.serverDir(), "db-client"), n.ca.Cert, n.id.Client)
+	dir := filepath.Join(n.serverDir(), "db-client")
+	files, err := db.WriteClientTLS(dir, n.ca.Cert, n.id.CurrentClient())
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	n.dbEnv = appDBEnv(t, r.Addr(), creds.App, files)
-	n.runners = append(n.runners, r.Run)
+	n.runners = append(n.runners, r.Run, func(ctx context.Context) error {
+		keepClientFiles(ctx, dir, n.ca.Cert, n.id, n.log)
+		return nil
+	})
 	n.health = append(n.health, r.Healthy)
 	n.status["db_router"] = func() any { return r.Status() }
 	return nil
@@ -101,5 +109,32 @@ func appDBEnv(t *topology.Topology, routerAddr string, a db.Account, f db.Client
 		app.EnvDBCert + "=" + f.Cert,
 		app.EnvDBKey + "=" + f.Key,
 		app.EnvDBServers + "=" + strings.Join(ids, ","),
+	}
+}
+
+// keepClientFiles writes the application's client certificate again each
+// time the server's identity renews it, until ctx ends, so that the
+// application (which reads the files for each new connection, as the demo
+// does) never presents an expired one.
+func keepClientFiles(ctx context.Context, dir string, ca *x509.Certificate, id *pki.Identity, log *slog.Logger) {
+	written := id.CurrentClient().Leaf
+	t := time.NewTicker(pki.RenewCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cur := id.CurrentClient()
+		if cur.Leaf == nil || cur.Leaf.Equal(written) {
+			continue
+		}
+		if _, err := db.WriteClientTLS(dir, ca, cur); err != nil {
+			log.Error("db client certificate: writing the renewed one failed; will retry", "err", err)
+			continue
+		}
+		written = cur.Leaf
+		log.Info("db client certificate renewed for the application", "not_after", cur.Leaf.NotAfter)
 	}
 }

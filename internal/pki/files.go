@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -20,8 +21,10 @@ type FileCertificate struct {
 	Interval time.Duration
 	Logger   *slog.Logger
 
-	cur   atomic.Pointer[tls.Certificate]
-	stamp string
+	cur     atomic.Pointer[tls.Certificate]
+	mu      sync.Mutex // guards stamp and reloads
+	stamp   string
+	checked atomic.Int64 // when the files were last looked at (Unix nanoseconds)
 }
 
 // LoadFileCertificate loads the pair, failing with one clear line when a
@@ -77,6 +80,16 @@ func (f *FileCertificate) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate
 	return f.cur.Load(), nil
 }
 
+// GetClientCertificate serves tls.Config.GetClientCertificate. It looks at
+// the files itself, at most once an Interval, so that a client without a
+// Run loop (a program that only connects) still picks up a renewal.
+func (f *FileCertificate) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	if time.Now().UnixNano()-f.checked.Load() >= int64(f.Interval) {
+		f.reload()
+	}
+	return f.cur.Load(), nil
+}
+
 // Run watches the files until ctx ends.
 func (f *FileCertificate) Run(ctx context.Context) error {
 	t := time.NewTicker(f.Interval)
@@ -87,15 +100,23 @@ func (f *FileCertificate) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		stamp, err := f.fileStamp()
-		if err != nil || stamp == f.stamp {
-			continue
-		}
-		if err := f.load(); err != nil {
-			f.stamp = stamp // report a bad file once, not every tick
-			f.Logger.Error("certificate files changed but did not load; keeping the previous certificate", "err", err)
-			continue
-		}
-		f.Logger.Info("certificate reloaded", "file", f.CertFile, "subject", f.Leaf().Subject.String(), "not_after", f.Leaf().NotAfter)
+		f.reload()
 	}
+}
+
+// reload loads the files again if they changed since the last load.
+func (f *FileCertificate) reload() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.checked.Store(time.Now().UnixNano())
+	stamp, err := f.fileStamp()
+	if err != nil || stamp == f.stamp {
+		return
+	}
+	if err := f.load(); err != nil {
+		f.stamp = stamp // report a bad file once, not every tick
+		f.Logger.Error("certificate files changed but did not load; keeping the previous certificate", "err", err)
+		return
+	}
+	f.Logger.Info("certificate reloaded", "file", f.CertFile, "subject", f.Leaf().Subject.String(), "not_after", f.Leaf().NotAfter)
 }

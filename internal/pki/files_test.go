@@ -77,3 +77,40 @@ func TestFileCertificateErrorsAreOneLine(t *testing.T) {
 		}
 	}
 }
+
+// TestFileClientCertificateFollowsTheFiles: a client with no Run loop gets
+// the certificate the files hold now, looked at once an Interval at most.
+func TestFileClientCertificateFollowsTheFiles(t *testing.T) {
+	dir := t.TempDir()
+	ca, _ := OpenCA(filepath.Join(dir, "ca"), "www.foobar.com")
+	ca.Issue(Leaf{File: "one", Subject: "one", Usage: ClientAuth})
+	ca.Issue(Leaf{File: "two", Subject: "two", Usage: ClientAuth})
+	certFile, keyFile := filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
+	copyFile(t, filepath.Join(dir, "ca", "one.crt"), certFile)
+	copyFile(t, filepath.Join(dir, "ca", "one.key"), keyFile)
+	f, err := LoadFileCertificate(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Interval = 50 * time.Millisecond
+	subject := func() string {
+		c, err := f.GetClientCertificate(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Leaf.Subject.CommonName
+	}
+	if got := subject(); got != "one" {
+		t.Fatalf("presents %q, want one", got)
+	}
+	time.Sleep(10 * time.Millisecond) // a later mtime
+	copyFile(t, filepath.Join(dir, "ca", "two.crt"), certFile)
+	copyFile(t, filepath.Join(dir, "ca", "two.key"), keyFile)
+	deadline := time.Now().Add(2 * time.Second)
+	for subject() != "two" {
+		if time.Now().After(deadline) {
+			t.Fatal("the rewritten files were not picked up within 2s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

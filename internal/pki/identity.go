@@ -123,6 +123,10 @@ func (id *Identity) ServerTLS(allowed []string) *tls.Config {
 	}
 }
 
+// CurrentClient returns the client certificate in service: the renewed
+// one once Run has renewed it.
+func (id *Identity) CurrentClient() tls.Certificate { return *id.client.Load() }
+
 // ClientTLS is the config for calling a peer: TLS 1.3, the server verified
 // against the site CA by its address, and this server's client certificate.
 func (id *Identity) ClientTLS() *tls.Config {
