@@ -83,7 +83,7 @@ func TestNetnsPresetsVerify(t *testing.T) {
 	for _, preset := range []string{"seed", "ha"} {
 		t.Run(preset, func(t *testing.T) {
 			r := startUp(t, "--preset", preset, "--isolation", "netns")
-			out, err := runVerify(t, r.state)
+			out, err := runVerify(t, r.State)
 			if err != nil || !strings.Contains(out, "verify: PASS") {
 				t.Fatalf("verify failed (%v):\n%s", err, out)
 			}
@@ -95,7 +95,7 @@ func TestNetnsFirewallDropsAndVerifyCatchesAHole(t *testing.T) {
 	needNetns(t)
 	r := startUp(t, "--preset", "seed", "--isolation", "netns")
 	topo, _ := r.site(t)
-	ns, err := cluster.LoadNetns(r.state)
+	ns, err := cluster.LoadNetns(r.State)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestNetnsFirewallDropsAndVerifyCatchesAHole(t *testing.T) {
 		t.Fatalf("nft insert: %v: %s", err, out)
 	}
 	time.Sleep(200 * time.Millisecond)
-	out, err := runVerify(t, r.state)
+	out, err := runVerify(t, r.State)
 	if err == nil || !strings.Contains(out, "server-1 port 5555: open, but no flow declares it") {
 		t.Fatalf("verify did not catch the hole (err %v):\n%s", err, out)
 	}
@@ -148,7 +148,7 @@ func TestNetnsBansAClientAndLiftsTheBan(t *testing.T) {
 	needNetns(t)
 	r := startUp(t, "-f", writeTopology(t, bansTopology), "--isolation", "netns")
 	topo, ca := r.site(t)
-	ns, _ := cluster.LoadNetns(r.state)
+	ns, _ := cluster.LoadNetns(r.State)
 	lb := topo.WithRole("lb")[0]
 	client := siteClient(t, ca.CertPath, lb.Address)
 	client.Timeout = 2 * time.Second
@@ -191,7 +191,7 @@ func TestNetnsBansAClientAndLiftsTheBan(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if logs, _ := os.ReadFile(filepath.Join(r.state, "logs", "lb-1.log")); !strings.Contains(string(logs), "client banned") {
+	if logs, _ := os.ReadFile(filepath.Join(r.State, "logs", "lb-1.log")); !strings.Contains(string(logs), "client banned") {
 		t.Error("the ban is not in the lb's log")
 	}
 }
@@ -216,7 +216,7 @@ func TestNetnsLeavesNothingBehind(t *testing.T) {
 	needNetns(t)
 	t.Run("normal stop", func(t *testing.T) {
 		r := startUp(t, "--preset", "seed", "--isolation", "netns")
-		ns, err := cluster.LoadNetns(r.state)
+		ns, err := cluster.LoadNetns(r.State)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,16 +227,16 @@ func TestNetnsLeavesNothingBehind(t *testing.T) {
 	})
 	t.Run("SIGKILL then down", func(t *testing.T) {
 		r := startUp(t, "--preset", "seed", "--isolation", "netns")
-		ns, err := cluster.LoadNetns(r.state)
+		ns, err := cluster.LoadNetns(r.State)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.cmd.Process.Signal(syscall.SIGKILL)
-		<-r.done
+		r.Cmd.Process.Signal(syscall.SIGKILL)
+		<-r.Done()
 		if len(netnsLeft(ns)) == 0 {
 			t.Fatal("nothing was left to clean up: the test proves nothing")
 		}
-		out, err := exec.Command(rampartBin, "down", "--state", r.state).CombinedOutput()
+		out, err := exec.Command(rampartBin, "down", "--state", r.State).CombinedOutput()
 		if err != nil {
 			t.Fatalf("down: %v\n%s", err, out)
 		}
@@ -244,7 +244,7 @@ func TestNetnsLeavesNothingBehind(t *testing.T) {
 			t.Fatalf("left after down: %v\n%s", left, out)
 		}
 		time.Sleep(500 * time.Millisecond)
-		if left := e2e.ProcessesMentioning(r.state); len(left) > 0 {
+		if left := e2e.ProcessesMentioning(r.State); len(left) > 0 {
 			t.Errorf("processes left after down: %v", left)
 		}
 	})

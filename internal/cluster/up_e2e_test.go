@@ -25,11 +25,11 @@ import (
 // site reads back the topology a running up resolved, and its CA.
 func (r *running) site(t *testing.T) (*topology.Topology, *pki.CA) {
 	t.Helper()
-	topo, err := topology.Load(filepath.Join(r.state, "site.yaml"))
+	topo, err := topology.Load(filepath.Join(r.State, "site.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := pki.OpenCA(filepath.Join(r.state, "pki"), topo.Site.Domain)
+	ca, err := pki.OpenCA(filepath.Join(r.State, "pki"), topo.Site.Domain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestUpServesTheDemoThroughLBWebAndApp(t *testing.T) {
 	needE2E(t)
 	r := startUp(t) // no file: the seed preset
 	topo, ca := r.site(t)
-	out := r.output()
+	out := r.Output()
 	if !strings.Contains(out, "curl --resolve www.foobar.com:") || !strings.Contains(out, ca.CertPath) {
 		t.Errorf("up did not print a curl line with the CA:\n%s", out)
 	}
@@ -251,7 +251,7 @@ func TestKillingAWebServerFailsNoRequest(t *testing.T) {
 		}()
 	}
 	time.Sleep(1 * time.Second)
-	pid := webPID(t, r.state, "web-1")
+	pid := webPID(t, r.State, "web-1")
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -424,7 +424,7 @@ func TestLoopbackFirewallRefusesUndeclaredSources(t *testing.T) {
 	if doc.Firewall.Backend != "userspace" || doc.Firewall.Refused[fmt.Sprint(topo.Ports.Web)] < 1 {
 		t.Errorf("firewall status %+v: want userspace with a refusal on the web port", doc.Firewall)
 	}
-	if out, err := runVerify(t, r.state); err != nil || !strings.Contains(out, "verify: PASS") {
+	if out, err := runVerify(t, r.State); err != nil || !strings.Contains(out, "verify: PASS") {
 		t.Errorf("verify in loopback mode failed (%v):\n%s", err, out)
 	}
 }

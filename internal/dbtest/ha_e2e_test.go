@@ -117,8 +117,8 @@ func TestHAPreset(t *testing.T) {
 		// Hold `up`, so that nothing restarts, then fail db-3 alone and
 		// write on: db-3 is now stale.
 		held := r
-		held.cmd.Process.Signal(syscall.SIGSTOP)
-		defer held.cmd.Process.Signal(syscall.SIGCONT) // if a check below fails
+		held.Cmd.Process.Signal(syscall.SIGSTOP)
+		defer held.Cmd.Process.Signal(syscall.SIGCONT) // if a check below fails
 		s.crashServers("db-3")
 		// A write in flight on db-3 when it died fails unacknowledged;
 		// each entry is tried until the site takes it.
@@ -137,8 +137,8 @@ func TestHAPreset(t *testing.T) {
 			}
 		}
 		s.crashServers("db-1", "db-2")
-		r.cmd.Process.Signal(syscall.SIGKILL)
-		<-r.done
+		r.Cmd.Process.Signal(syscall.SIGKILL)
+		<-r.Done()
 		deadline := time.Now().Add(30 * time.Second)
 		for len(s.processes()) > 0 && time.Now().Before(deadline) {
 			time.Sleep(200 * time.Millisecond)

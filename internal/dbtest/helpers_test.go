@@ -1,7 +1,6 @@
 package dbtest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -99,77 +98,25 @@ func newSite(t *testing.T, preset, prefix string) *site {
 
 // running is one `rampart up` of a site.
 type running struct {
-	s    *site
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan struct{}
-}
-
-func (r *running) output() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.out.String()
+	*e2e.Up
+	s *site
 }
 
 // up runs `rampart up` and waits until the site is up. Cleanup stops it.
 func (s *site) up() *running {
 	s.t.Helper()
-	r := &running{s: s, done: make(chan struct{})}
-	r.cmd = exec.Command(rampartBin, "up", "-f", s.file, "--state", s.state, "--timeout", startTimeout.String())
-	pr, pw := io.Pipe()
-	r.cmd.Stdout, r.cmd.Stderr = pw, pw
-	if err := r.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	upLine := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(pr)
-		var once sync.Once
-		for sc.Scan() {
-			r.mu.Lock()
-			r.out.WriteString(sc.Text() + "\n")
-			r.mu.Unlock()
-			if strings.HasPrefix(sc.Text(), "The site is up") {
-				once.Do(func() { close(upLine) })
-			}
-		}
-	}()
-	go func() { r.cmd.Wait(); pw.Close(); close(r.done) }()
-	s.t.Cleanup(func() {
-		r.stop()
+	u := e2e.StartUp(s.t, rampartBin, s.state, startTimeout+30*time.Second, func(u *e2e.Up) {
+		u.Stop(s.t, 60*time.Second)
 		if s.t.Failed() {
-			s.t.Logf("rampart up printed:\n%s", r.output())
+			s.t.Logf("rampart up printed:\n%s", u.Output())
 			s.logTails()
 		}
-	})
-	select {
-	case <-upLine:
-		return r
-	case <-r.done:
-		s.t.Fatalf("rampart up exited before the site was up:\n%s", r.output())
-	case <-time.After(startTimeout + 30*time.Second):
-		s.t.Fatalf("the site did not come up:\n%s", r.output())
-	}
-	return nil
+	}, "-f", s.file, "--timeout", startTimeout.String())
+	return &running{Up: u, s: s}
 }
 
 // stop sends SIGTERM to `up` and waits for it.
-func (r *running) stop() {
-	select {
-	case <-r.done:
-		return
-	default:
-	}
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(60 * time.Second):
-		r.cmd.Process.Kill()
-		<-r.done
-		r.s.t.Error("rampart up did not stop within 60s of SIGTERM")
-	}
-}
+func (r *running) stop() { r.Stop(r.s.t, 60*time.Second) }
 
 func (s *site) logTails() {
 	logs, _ := filepath.Glob(filepath.Join(s.state, "logs", "*.log"))

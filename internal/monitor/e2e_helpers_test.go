@@ -1,7 +1,6 @@
 package monitor_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -67,22 +66,11 @@ servers:
 `, prefix)
 }
 
-// upSite is a running `rampart up` and what it printed.
+// upSite is a running `rampart up`, with the site it runs.
 type upSite struct {
-	cmd   *exec.Cmd
-	state string
-	topo  *topology.Topology
-	ca    *pki.CA
-	mu    sync.Mutex
-	out   bytes.Buffer
-	lines chan string
-	done  chan struct{}
-}
-
-func (u *upSite) output() string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.out.String()
+	*e2e.Up
+	topo *topology.Topology
+	ca   *pki.CA
 }
 
 // startUp runs `rampart up -f` on the site of prefix and waits until it is
@@ -94,84 +82,39 @@ func startUp(t *testing.T, prefix int) *upSite {
 	if err := os.WriteFile(file, []byte(siteYAML(prefix)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	u := &upSite{state: filepath.Join(dir, "state"), lines: make(chan string, 1000), done: make(chan struct{})}
-	u.cmd = exec.Command(rampartBin, "up", "-f", file, "--state", u.state)
-	pr, pw := io.Pipe()
-	u.cmd.Stdout, u.cmd.Stderr = pw, pw
-	if err := u.cmd.Start(); err != nil {
+	u := &upSite{}
+	u.Up = e2e.StartUp(t, rampartBin, filepath.Join(dir, "state"), 90*time.Second, func(up *e2e.Up) {
+		(&upSite{Up: up}).stop(t)
+		if t.Failed() {
+			t.Logf("rampart up printed:\n%s", up.Output())
+			dumpLogs(t, up.State)
+		}
+	}, "-f", file)
+	var err error
+	if u.topo, err = topology.Load(filepath.Join(u.State, "site.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			u.mu.Lock()
-			u.out.WriteString(sc.Text() + "\n")
-			u.mu.Unlock()
-			select {
-			case u.lines <- sc.Text():
-			default:
-			}
-		}
-	}()
-	go func() { u.cmd.Wait(); pw.Close(); close(u.done) }()
-	t.Cleanup(func() {
-		u.stop(t)
-		if t.Failed() {
-			t.Logf("rampart up printed:\n%s", u.output())
-			dumpLogs(t, u.state)
-		}
-	})
-	deadline := time.After(90 * time.Second)
-	for {
-		select {
-		case line := <-u.lines:
-			if strings.HasPrefix(line, "Press Ctrl-C to stop") { // the last line of the site details
-				var err error
-				if u.topo, err = topology.Load(filepath.Join(u.state, "site.yaml")); err != nil {
-					t.Fatal(err)
-				}
-				if u.ca, err = pki.OpenCA(filepath.Join(u.state, "pki"), u.topo.Site.Domain); err != nil {
-					t.Fatal(err)
-				}
-				return u
-			}
-		case <-u.done:
-			t.Fatalf("rampart up exited before the site was up:\n%s", u.output())
-		case <-deadline:
-			t.Fatalf("the site did not come up in 90s:\n%s", u.output())
-		}
+	if u.ca, err = pki.OpenCA(filepath.Join(u.State, "pki"), u.topo.Site.Domain); err != nil {
+		t.Fatal(err)
 	}
+	return u
 }
 
 // stop sends SIGTERM to up and checks that every process of the site ended.
 func (u *upSite) stop(t *testing.T) {
-	if u.cmd.ProcessState == nil {
-		u.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-u.done:
-		case <-time.After(40 * time.Second):
-			u.cmd.Process.Kill()
-			<-u.done
-			t.Error("rampart up did not stop within 40s of SIGTERM")
-		}
-	}
-	if left := e2e.ProcessesMentioning(u.state); len(left) > 0 {
-		for _, pid := range left {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-		t.Errorf("processes left after up stopped: %v", left)
-	}
+	u.Stop(t, 40*time.Second)
+	e2e.NoProcessesLeft(t, u.State)
 }
 
 // dashboardURL is the line `up` printed for the dashboard.
 func (u *upSite) dashboardURL(t *testing.T) string {
 	t.Helper()
-	for _, line := range strings.Split(u.output(), "\n") {
+	for _, line := range strings.Split(u.Output(), "\n") {
 		if f := strings.Fields(line); len(f) >= 2 && f[0] == "dashboard" {
 			return f[1]
 		}
 	}
-	t.Fatalf("up printed no dashboard line:\n%s", u.output())
+	t.Fatalf("up printed no dashboard line:\n%s", u.Output())
 	return ""
 }
 

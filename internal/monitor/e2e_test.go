@@ -89,7 +89,7 @@ func TestCollectorCountsEveryRequestAtItsRate(t *testing.T) {
 	t.Logf("total %v requests; lb -> web flows carry %.1f/s after the load", got, flowQPS)
 
 	// rampart status prints the same site as a table.
-	out, err := exec.Command(rampartBin, "status", "--state", u.state).CombinedOutput()
+	out, err := exec.Command(rampartBin, "status", "--state", u.State).CombinedOutput()
 	if err != nil {
 		t.Fatalf("rampart status: %v\n%s", err, out)
 	}
