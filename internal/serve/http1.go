@@ -592,9 +592,6 @@ func (c *h1Conn) serveRequest(req *http.Request) (keepAlive bool) {
 	c.readPinned.Store(false)
 	c.writePinned = false
 	ctx, cancel := context.WithCancel(c.ctx)
-	c.reqMu.Lock()
-	c.reqCancel = cancel
-	c.reqMu.Unlock()
 	defer c.cancelRequest()
 	req.RemoteAddr = c.remoteAddr
 	req.TLS = c.tlsState
@@ -607,6 +604,7 @@ func (c *h1Conn) serveRequest(req *http.Request) (keepAlive bool) {
 		req.Body = w.body
 	}
 	c.reqMu.Lock()
+	c.reqCancel = cancel
 	c.watchBody = w.body
 	c.watchable.Store(w.body == nil)
 	c.reqMu.Unlock()
