@@ -19,19 +19,23 @@ import (
 // ModifyResponse) and the same errors, but without the generic work that
 // showed in the lb's profile: cloning the request twice, copying every
 // header value, parsing each response's media type to decide on flushing,
-// and a fresh slice per response header. Everything else (protocol
-// upgrades, Expect: 100-continue, request trailers) goes to the
-// ReverseProxy beside it.
+// and a fresh slice per response header. Without a ModifyResponse hook, a
+// simple response does not even become a header map: its head is read as
+// bytes, filtered, and handed to a writer that takes it as it is
+// (serveHead). Everything else (protocol upgrades, Expect: 100-continue,
+// request trailers) goes to the ReverseProxy beside it.
 type directProxy struct {
 	pool    *Pool
 	rewrite func(*httputil.ProxyRequest) // the pool's target choice, then the hooks
-	modify  func(*http.Response) error   // nil when there are no hooks
+	modify  func(*http.Response) error   // nil when there are no such hooks
+	drop    []string                     // Hooks.RemoveResponseHeaders, canonical
 	rp      *httputil.ReverseProxy
 }
 
 // exchangeState is what one proxied request needs besides the request
 // itself, allocated at once.
 type exchangeState struct {
+	out   http.Request // the request sent upstream, a shallow copy of the client's
 	pr    httputil.ProxyRequest
 	url   url.URL
 	body  noCloseBody
@@ -58,7 +62,7 @@ var userAgentNone = []string{""}[:1:1]
 func (d *directProxy) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	h := req.Header
 	ctx := req.Context()
-	if h == nil || req.URL == nil || len(req.Trailer) > 0 || ctx.Done() == nil {
+	if h == nil || req.URL == nil || len(req.Trailer) > 0 || !cancellable(ctx) {
 		d.rp.ServeHTTP(rw, req)
 		return
 	}
@@ -71,16 +75,16 @@ func (d *directProxy) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 
-	x := &exchangeState{rw: rw}
-	x.trace.Got1xxResponse = x.got1xx
-	out := req.WithContext(httptrace.WithClientTrace(ctx, &x.trace))
+	x := &exchangeState{rw: rw, out: *req}
+	out := &x.out
 	x.url = *req.URL
 	if req.URL.User != nil {
 		u := *req.URL.User
 		x.url.User = &u
 	}
 	out.URL = &x.url
-	out.Header = outboundHeader(h)
+	hb := outboundHeaders.Get().(*headerBuffer)
+	out.Header = hb.outbound(h)
 	if req.ContentLength == 0 {
 		out.Body = nil // as ReverseProxy: no body to send or to replay
 	} else if out.Body != nil {
@@ -97,7 +101,27 @@ func (d *directProxy) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		out.Header["User-Agent"] = userAgentNone
 	}
 
-	res, err := retryTransport{pool: d.pool}.RoundTrip(out)
+	var head *responseHead
+	if d.pool.transport.h1.handles(out) {
+		// The pool's own path: it passes 1xx responses to got1xx, and
+		// may parse the head as bytes. The header map is recycled once
+		// the exchange is over; the path does not hold on to it.
+		head = responseHeads.Get().(*responseHead)
+		head.informational = x.got1xx
+		if d.modify == nil {
+			head.drop = d.drop
+			head.wanted = true
+		}
+		defer putResponseHead(head)
+		if out.ContentLength == 0 {
+			defer hb.recycle()
+		}
+	} else {
+		// net/http's Transport passes them to a trace.
+		x.trace.Got1xxResponse = x.got1xx
+		out = out.WithContext(httptrace.WithClientTrace(ctx, &x.trace))
+	}
+	res, err := d.pool.roundTrip(out, head)
 	x.mu.Lock()
 	x.done = true
 	x.mu.Unlock()
@@ -111,7 +135,12 @@ func (d *directProxy) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		d.pool.serveError(rw, out, errors.New("upstream switched protocols without an upgrade request"))
 		return
 	}
+	if head != nil && head.parsed {
+		d.serveHead(rw, req, res, head)
+		return
+	}
 	removeHopByHop(res.Header)
+	removeHeaders(res.Header, d.drop)
 	if d.modify != nil {
 		if err := d.modify(res); err != nil {
 			res.Body.Close()
@@ -143,16 +172,9 @@ func (d *directProxy) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	}
 	rw.WriteHeader(res.StatusCode)
 
-	if err := d.copyBody(rw, res); err != nil {
-		res.Body.Close()
-		if req.Context().Value(http.ServerContextKey) != nil {
-			// As ReverseProxy: the only way to tell the client the body
-			// is cut is to abort the response.
-			panic(http.ErrAbortHandler)
-		}
+	if !d.sendBody(rw, req, res, res.ContentLength == -1 || isEventStream(res.Header)) {
 		return
 	}
-	res.Body.Close() // now, not deferred: it fills res.Trailer
 
 	if len(res.Trailer) > 0 {
 		// Forces chunking, so net/http does not compute a length for a
@@ -175,11 +197,53 @@ func (d *directProxy) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	}
 }
 
-// copyBody copies the response body to the client. A body of unknown length
-// or an event stream is flushed as it comes, headers first, as ReverseProxy
-// does; others go out when the server's buffer fills or the handler ends.
-func (d *directProxy) copyBody(rw http.ResponseWriter, res *http.Response) error {
-	stream := res.ContentLength == -1 || isEventStream(res.Header)
+// serveHead sends a response whose head was parsed as bytes: its fields go
+// to the client as the upstream wrote them, after the handler's own.
+func (d *directProxy) serveHead(rw http.ResponseWriter, req *http.Request, res *http.Response, head *responseHead) {
+	if lw, ok := rw.(headerLinesWriter); !ok || !lw.WriteHeaderLines(head.code, head.lines, head.contentLength, head.hasDate) {
+		head.addTo(rw.Header())
+		rw.WriteHeader(head.code)
+	}
+	d.sendBody(rw, req, res, head.eventStream)
+}
+
+// headerLinesWriter is a ResponseWriter that takes header fields as bytes:
+// package serve's own HTTP/1.x server, and the writers that wrap it.
+type headerLinesWriter interface {
+	WriteHeaderLines(code int, lines []byte, contentLength int64, date bool) bool
+}
+
+// sendBody copies the response body to the client and closes it. It
+// reports false when the copy failed, after aborting the response when
+// that is the only way to tell the client its body was cut.
+func (d *directProxy) sendBody(rw http.ResponseWriter, req *http.Request, res *http.Response, stream bool) bool {
+	if err := d.copyBody(rw, res, stream); err != nil {
+		res.Body.Close()
+		if req.Context().Value(http.ServerContextKey) != nil {
+			// As ReverseProxy: the only way to tell the client the body
+			// is cut is to abort the response.
+			panic(http.ErrAbortHandler)
+		}
+		return false
+	}
+	res.Body.Close() // now, not deferred: it fills res.Trailer
+	return true
+}
+
+// cancellable reports whether ctx can end. ReverseProxy, which takes the
+// rest, watches the client another way when it cannot.
+func cancellable(ctx context.Context) bool {
+	if _, ok := ctx.(afterFuncer); ok {
+		return true // without making its Done channel
+	}
+	return ctx.Done() != nil
+}
+
+// copyBody copies the response body to the client. With stream (a body of
+// unknown length, an event stream) it flushes as it goes, headers first,
+// as ReverseProxy does; otherwise bytes go out when the server's buffer
+// fills or the handler ends.
+func (d *directProxy) copyBody(rw http.ResponseWriter, res *http.Response, stream bool) error {
 	var flush func() error
 	if stream {
 		flush = http.NewResponseController(rw).Flush
@@ -232,21 +296,31 @@ func (x *exchangeState) got1xx(code int, header textproto.MIMEHeader) error {
 	return nil
 }
 
-// outboundHeader returns the headers to send upstream: a copy of in without
-// the hop-by-hop headers, those the client listed in Connection, and the
-// Forwarded and X-Forwarded-* headers a Rewrite hook decides on afresh. The
-// values share one allocation, each slice capped so an append copies it.
-func outboundHeader(in http.Header) http.Header {
+// headerBuffer lends an exchange its outbound header map and the backing
+// array of its values, which otherwise are a request's largest allocations.
+type headerBuffer struct {
+	h      http.Header
+	values []string
+}
+
+var outboundHeaders = sync.Pool{New: func() any { return &headerBuffer{h: make(http.Header, 16)} }}
+
+// outbound returns the headers to send upstream, in b's map: a copy of in
+// without the hop-by-hop headers, those the client listed in Connection,
+// and the Forwarded and X-Forwarded-* headers a Rewrite hook decides on
+// afresh. The values share b's array, each slice capped so an append
+// copies it.
+func (b *headerBuffer) outbound(in http.Header) http.Header {
 	n := 0
 	for k, vv := range in {
 		if !dropOutbound(k) {
 			n += len(vv)
 		}
 	}
-	values := make([]string, n)
-	// Room for what the hooks add (X-Forwarded-*, X-Request-Id, Via), so
-	// the map does not grow.
-	out := make(http.Header, len(in)+8)
+	if cap(b.values) < n {
+		b.values = make([]string, n)
+	}
+	out, values := b.h, b.values[:n]
 	for k, vv := range in {
 		if dropOutbound(k) {
 			continue
@@ -273,6 +347,16 @@ func outboundHeader(in http.Header) http.Header {
 	return out
 }
 
+// recycle returns b once nothing reads the map it lent.
+func (b *headerBuffer) recycle() {
+	if len(b.h) > 64 || cap(b.values) > 256 {
+		return // an outsized request: let it go
+	}
+	clear(b.h)
+	clear(b.values)
+	outboundHeaders.Put(b)
+}
+
 func dropOutbound(k string) bool {
 	switch k {
 	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
@@ -286,6 +370,13 @@ func dropOutbound(k string) bool {
 // hopHeaders are removed from responses, as ReverseProxy removes them.
 var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// removeHeaders deletes the canonical names in drop from h.
+func removeHeaders(h http.Header, drop []string) {
+	for _, k := range drop {
+		delete(h, k)
+	}
+}
 
 func removeHopByHop(h http.Header) {
 	for _, f := range h["Connection"] {

@@ -14,6 +14,7 @@ func (c *h1Conn) alive() bool {
 	if !ok {
 		return true
 	}
+	c.disarmRead() // a deadline past would fail the probe
 	rc, err := sc.SyscallConn()
 	if err != nil {
 		return false

@@ -29,6 +29,10 @@ type h1Conn struct {
 
 	idleAt int64 // mono time it was parked
 	reused bool  // it came from the idle stack, so the upstream may have closed it
+	// readAt is the read deadline armed on raw (Unix ns), or 0. A request
+	// without a body leaves it armed after a response read whole from the
+	// buffer, for the next request on the connection to reuse.
+	readAt int64
 
 	abortFn func() // c.abort, made once so watching a context allocates less
 
@@ -46,6 +50,12 @@ type h1Conn struct {
 	// reader's disarming once headers have arrived.
 	mu          sync.Mutex
 	headersDone bool
+}
+
+// afterFuncer is a context that schedules calls on its own cancellation;
+// package context defers to such a method, and so does the transport.
+type afterFuncer interface {
+	AfterFunc(func()) func() bool
 }
 
 // staleConnError means a connection from the idle stack failed before any
@@ -85,7 +95,7 @@ func (c *h1Conn) Write(p []byte) (int, error) {
 }
 
 // roundTrip sends req and reads the response headers.
-func (c *h1Conn) roundTrip(req *http.Request, headerTimeout time.Duration) (*http.Response, error) {
+func (c *h1Conn) roundTrip(req *http.Request, headerTimeout time.Duration, head *responseHead) (*http.Response, error) {
 	ctx := req.Context()
 	c.nread, c.nwritten = 0, 0
 	c.closeAfter = req.Close || headerHasToken(req.Header["Connection"], "close")
@@ -95,7 +105,12 @@ func (c *h1Conn) roundTrip(req *http.Request, headerTimeout time.Duration) (*htt
 	}
 	// Closing the connection is how a request on it is cancelled: the
 	// reads and writes below then fail at once.
-	c.stop = context.AfterFunc(ctx, c.abortFn)
+	if af, ok := ctx.(afterFuncer); ok {
+		// What context.AfterFunc would call, without its wrapper.
+		c.stop = af.AfterFunc(c.abortFn)
+	} else {
+		c.stop = context.AfterFunc(ctx, c.abortFn)
+	}
 
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	bw := getWriter(c)
@@ -113,6 +128,9 @@ func (c *h1Conn) roundTrip(req *http.Request, headerTimeout time.Duration) (*htt
 	}
 
 	if hasBody {
+		// The body writer arms the header timeout when it is done; until
+		// then the response may come at any pace.
+		c.disarmRead()
 		c.mu.Lock()
 		c.headersDone = false
 		c.mu.Unlock()
@@ -120,12 +138,12 @@ func (c *h1Conn) roundTrip(req *http.Request, headerTimeout time.Duration) (*htt
 		go c.writeBody(bw, req, chunked, headerTimeout, c.wdone)
 	} else {
 		putWriter(bw)
-		c.raw.SetReadDeadline(time.Now().Add(headerTimeout))
+		c.armRead(headerTimeout)
 	}
 
 	c.br = getReader(c)
 	c.readLimit = maxResponseHeaderBytes
-	resp, err := c.readResponse(req)
+	resp, err := c.readResponse(req, head)
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
 			err = fmt.Errorf("no response headers within %v: %w", headerTimeout, err)
@@ -137,8 +155,9 @@ func (c *h1Conn) roundTrip(req *http.Request, headerTimeout time.Duration) (*htt
 		c.headersDone = true
 		c.raw.SetReadDeadline(time.Time{})
 		c.mu.Unlock()
-	} else {
-		c.raw.SetReadDeadline(time.Time{})
+	} else if head == nil || !head.parsed || int64(c.br.Buffered()) < head.bodyLength {
+		// The body's reads have no deadline: it may stream for ever.
+		c.disarmRead()
 	}
 	c.readLimit = math.MaxInt64
 	if resp.Close || resp.StatusCode == http.StatusSwitchingProtocols {
@@ -152,14 +171,67 @@ func (c *h1Conn) roundTrip(req *http.Request, headerTimeout time.Duration) (*htt
 		c.finish(true)
 		return resp, nil
 	}
+	if _, ok := resp.Body.(*h1Body); ok { // from a parsed head
+		return resp, nil
+	}
 	resp.Body = &h1Body{c: c, rc: resp.Body, ctx: ctx}
 	return resp, nil
+}
+
+// armRead makes the read deadline d from now, within a second: a deadline
+// already that close stays, so a busy connection does not move its timer
+// for every request.
+func (c *h1Conn) armRead(d time.Duration) {
+	now := time.Now()
+	want := now.Add(d).UnixNano()
+	if c.readAt <= want && c.readAt > want-int64(time.Second) {
+		return
+	}
+	c.readAt = want
+	c.raw.SetReadDeadline(now.Add(d))
+}
+
+// disarmRead removes the read deadline.
+func (c *h1Conn) disarmRead() {
+	if c.readAt != 0 {
+		c.readAt = 0
+		c.raw.SetReadDeadline(time.Time{})
+	}
 }
 
 // readResponse reads the response to req, passing 1xx responses other than
 // 101 to the request's httptrace hooks, as net/http's Transport does (which
 // is how ReverseProxy forwards 103 Early Hints).
-func (c *h1Conn) readResponse(req *http.Request) (*http.Response, error) {
+func (c *h1Conn) readResponse(req *http.Request, head *responseHead) (*http.Response, error) {
+	if head != nil && head.wanted {
+		head.parsed = false
+		if _, err := c.br.Peek(1); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF // as http.ReadResponse says it
+			}
+			return nil, err
+		}
+		if readResponseHead(c.br, head, req.Method == http.MethodHead) {
+			x := &parsedResponse{resp: http.Response{
+				Status:        statusText(head.code),
+				StatusCode:    head.code,
+				Proto:         "HTTP/1.1",
+				ProtoMajor:    1,
+				ProtoMinor:    1,
+				ContentLength: head.contentLength,
+				Close:         head.close,
+				Request:       req,
+			}}
+			if head.bodyLength == 0 {
+				x.resp.Body = http.NoBody
+			} else {
+				// The body is the next bodyLength bytes.
+				x.body = h1Body{c: c, left: head.bodyLength, ctx: req.Context()}
+				x.resp.Body = &x.body
+			}
+			return &x.resp, nil
+		}
+	}
 	const max1xx = 5 // as net/http: a bound on informational responses nobody consumes
 	n1xx := 0
 	for {
@@ -172,8 +244,14 @@ func (c *h1Conn) readResponse(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		c.readLimit = maxResponseHeaderBytes
-		if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.Got1xxResponse != nil {
-			if err := trace.Got1xxResponse(code, textproto.MIMEHeader(resp.Header)); err != nil {
+		var got1xx func(int, textproto.MIMEHeader) error
+		if head != nil && head.informational != nil {
+			got1xx = head.informational
+		} else if trace := httptrace.ContextClientTrace(req.Context()); trace != nil {
+			got1xx = trace.Got1xxResponse
+		}
+		if got1xx != nil {
+			if err := got1xx(code, textproto.MIMEHeader(resp.Header)); err != nil {
 				return nil, err
 			}
 			continue // delivered: the hook's owner bounds them
@@ -328,12 +406,20 @@ func (c *h1Conn) abort() { c.raw.Close() }
 // close closes an idle connection politely.
 func (c *h1Conn) close() { c.nc.Close() }
 
+// parsedResponse is a response from a parsed head with its body, allocated
+// at once.
+type parsedResponse struct {
+	resp http.Response
+	body h1Body
+}
+
 // h1Body is a response body read from an h1Conn. Reading it to EOF returns
 // the connection to the pool; closing it before that closes the connection
 // rather than reading a body nobody wants.
 type h1Body struct {
 	c     *h1Conn
-	rc    io.ReadCloser // the body http.ReadResponse made
+	rc    io.ReadCloser // the body http.ReadResponse made; nil after a parsed head
+	left  int64         // without rc: the bytes of body still to read
 	ctx   context.Context
 	state atomic.Int32 // bodyReading, bodyEOF, bodyFailed or bodyClosed
 }
@@ -352,7 +438,13 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	case bodyFailed, bodyClosed:
 		return 0, http.ErrBodyReadAfterClose
 	}
-	n, err := b.rc.Read(p)
+	var n int
+	var err error
+	if b.rc != nil {
+		n, err = b.rc.Read(p)
+	} else {
+		n, err = b.readLength(p)
+	}
 	switch {
 	case err == nil:
 	case err == io.EOF:
@@ -366,6 +458,26 @@ func (b *h1Body) Read(p []byte) (int, error) {
 		if cerr := context.Cause(b.ctx); cerr != nil {
 			err = cerr
 		}
+	}
+	return n, err
+}
+
+// readLength reads the rest of a body of known length from the connection,
+// returning io.EOF with its last bytes.
+func (b *h1Body) readLength(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.c.br.Read(p)
+	b.left -= int64(n)
+	switch {
+	case b.left == 0:
+		return n, io.EOF
+	case err == io.EOF:
+		return n, io.ErrUnexpectedEOF
 	}
 	return n, err
 }

@@ -112,6 +112,12 @@ func (t *h1Transport) handles(req *http.Request) bool {
 // idle is not an error: the request goes again on a new connection, when
 // nothing of it was written or it is safe to repeat.
 func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.roundTrip(req, nil)
+}
+
+// roundTrip is RoundTrip that, given head, parses a simple response's head
+// into it instead of making a Header (readResponseHead).
+func (t *h1Transport) roundTrip(req *http.Request, head *responseHead) (*http.Response, error) {
 	ctx := req.Context()
 	if err := ctx.Err(); err != nil {
 		// Gone already: do not spend a pooled connection finding out.
@@ -129,7 +135,7 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeRequestBody(req)
 			return nil, err
 		}
-		resp, err := c.roundTrip(req, t.headerTimeout)
+		resp, err := c.roundTrip(req, t.headerTimeout, head)
 		if err == nil {
 			return resp, nil
 		}

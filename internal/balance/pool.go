@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"slices"
 	"sync"
 	"time"
 )
@@ -36,6 +37,11 @@ type Hooks struct {
 	Rewrite func(*httputil.ProxyRequest)
 	// ModifyResponse runs on each upstream response; see Config.ModifyResponse.
 	ModifyResponse func(*http.Response) error
+	// RemoveResponseHeaders are removed from every upstream response, as
+	// a ModifyResponse deleting them would. Unlike a ModifyResponse it
+	// keeps the pool's cheaper path for simple responses, which filters
+	// the fields as it reads them (responseHead).
+	RemoveResponseHeaders []string
 }
 
 // New checks cfg and returns a pool whose upstreams all start healthy.
@@ -103,6 +109,10 @@ func (p *Pool) Proxy(extra Hooks) http.Handler {
 			modifiers = append(modifiers, fn)
 		}
 	}
+	var drop []string
+	for _, k := range slices.Concat(p.hooks.RemoveResponseHeaders, extra.RemoveResponseHeaders) {
+		drop = append(drop, http.CanonicalHeaderKey(k))
+	}
 	rewrite := func(pr *httputil.ProxyRequest) {
 		pr.Out.URL.Scheme = p.scheme
 		pr.Out.URL.Host = ""
@@ -122,8 +132,9 @@ func (p *Pool) Proxy(extra Hooks) http.Handler {
 		ErrorHandler: p.serveError,
 		ErrorLog:     slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 	}
+	var modify func(*http.Response) error
 	if len(modifiers) > 0 {
-		rp.ModifyResponse = func(resp *http.Response) error {
+		modify = func(resp *http.Response) error {
 			for _, fn := range modifiers {
 				if err := fn(resp); err != nil {
 					return err
@@ -132,10 +143,20 @@ func (p *Pool) Proxy(extra Hooks) http.Handler {
 			return nil
 		}
 	}
+	rp.ModifyResponse = modify
+	if len(drop) > 0 {
+		rp.ModifyResponse = func(resp *http.Response) error {
+			removeHeaders(resp.Header, drop)
+			if modify != nil {
+				return modify(resp)
+			}
+			return nil
+		}
+	}
 	if p.transport.h1 == nil {
 		return rp
 	}
-	return &directProxy{pool: p, rewrite: rewrite, modify: rp.ModifyResponse, rp: rp}
+	return &directProxy{pool: p, rewrite: rewrite, modify: modify, drop: drop, rp: rp}
 }
 
 // pick chooses an available upstream not in tried, or nil.

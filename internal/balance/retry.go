@@ -18,7 +18,13 @@ var errNoUpstream = errors.New("no upstream available")
 type retryTransport struct{ pool *Pool }
 
 func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	p := t.pool
+	return t.pool.roundTrip(req, nil)
+}
+
+// roundTrip is retryTransport's RoundTrip. With head, an upstream response
+// simple enough is parsed into it rather than into the response's Header,
+// which is then nil (see responseHead).
+func (p *Pool) roundTrip(req *http.Request, head *responseHead) (*http.Response, error) {
 	h := p.byAddr[req.URL.Host]
 	if h == nil {
 		if req.Body != nil {
@@ -40,7 +46,7 @@ func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				out.Body = body
 			}
 		}
-		resp, err := p.attempt(h, out, attempt > 0)
+		resp, err := p.attempt(h, out, attempt > 0, head)
 		if err == nil {
 			return resp, nil
 		}
@@ -56,13 +62,13 @@ func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // attempt sends req to h once, keeping h's counters and ejecting it when no
 // response came back. The in-flight count lasts until the body is closed.
-func (p *Pool) attempt(h *Host, req *http.Request, retry bool) (*http.Response, error) {
+func (p *Pool) attempt(h *Host, req *http.Request, retry bool, head *responseHead) (*http.Response, error) {
 	h.inFlight.Add(1)
 	h.requests.Add(1)
 	if retry {
 		h.retries.Add(1)
 	}
-	resp, err := p.transport.RoundTrip(req)
+	resp, err := p.transport.roundTrip(req, head)
 	if err != nil {
 		h.inFlight.Add(-1)
 		if req.Context().Err() == nil { // the client leaving is not the upstream's fault
@@ -71,12 +77,11 @@ func (p *Pool) attempt(h *Host, req *http.Request, retry bool) (*http.Response, 
 		}
 		return nil, err
 	}
-	release := &release{h: h}
 	if rwc, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols {
 		// ReverseProxy needs the upgraded connection to stay writable.
-		resp.Body = &trackedConn{ReadWriteCloser: rwc, release: release}
+		resp.Body = &trackedConn{ReadWriteCloser: rwc, release: release{h: h}}
 	} else {
-		resp.Body = &trackedBody{ReadCloser: resp.Body, release: release}
+		resp.Body = &trackedBody{ReadCloser: resp.Body, release: release{h: h}}
 	}
 	return resp, nil
 }
@@ -130,7 +135,7 @@ func (r *release) do() {
 
 type trackedBody struct {
 	io.ReadCloser
-	*release
+	release
 }
 
 func (b *trackedBody) Close() error {
@@ -140,7 +145,7 @@ func (b *trackedBody) Close() error {
 
 type trackedConn struct {
 	io.ReadWriteCloser
-	*release
+	release
 }
 
 func (c *trackedConn) Close() error {

@@ -29,8 +29,15 @@ type upstreamTransport struct {
 }
 
 func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.h1 != nil && t.h1.handles(req) {
-		return t.h1.RoundTrip(req)
+	return t.roundTrip(req, nil)
+}
+
+// roundTrip sends req; head, when not nil, may take the response's head
+// (see responseHead), which only the pool's own path fills.
+func (t *upstreamTransport) roundTrip(req *http.Request, head *responseHead) (*http.Response, error) {
+	// A caller passes a head only for a request h1 handles.
+	if t.h1 != nil && (head != nil || t.h1.handles(req)) {
+		return t.h1.roundTrip(req, head)
 	}
 	return t.Transport.RoundTrip(req)
 }

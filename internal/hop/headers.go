@@ -61,7 +61,7 @@ func FormatClientCert(c *x509.Certificate) string {
 // as X-Rampart-Client-Cert, so any spelling with underscores goes too.
 func DeleteClientCert(h http.Header) {
 	for k := range h {
-		if strings.EqualFold(strings.ReplaceAll(k, "_", "-"), ClientCert) {
+		if len(k) == len(ClientCert) && strings.EqualFold(strings.ReplaceAll(k, "_", "-"), ClientCert) {
 			delete(h, k)
 		}
 	}

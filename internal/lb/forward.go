@@ -18,11 +18,12 @@ func (l *LB) rewrite(pr *httputil.ProxyRequest) {
 	// not extended. The pool already dropped it from pr.Out.
 	//
 	// This sets what pr.SetXForwarded, Header.Set and hop.AddVia would,
-	// with every value in one allocation: it runs for every request, and
-	// a slice per header showed in the lb's profile. Each value is capped
-	// so that an append elsewhere copies rather than overwrites.
+	// with the per-request values in one allocation and the constant ones
+	// shared: it runs for every request, and a slice per header showed in
+	// the lb's profile. Each slice is capped so that an append elsewhere
+	// copies rather than overwrites.
 	h := pr.Out.Header
-	v := make([]string, 5)
+	v := make([]string, 3)
 	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err != nil {
 		delete(h, "X-Forwarded-For")
 	} else {
@@ -34,18 +35,16 @@ func (l *LB) rewrite(pr *httputil.ProxyRequest) {
 	}
 	v[1] = pr.In.Host
 	h["X-Forwarded-Host"] = v[1:2:2]
-	v[2] = "https"
-	h["X-Forwarded-Proto"] = v[2:3:3]
+	h["X-Forwarded-Proto"] = httpsValue
 
 	if ids := pr.In.Header[hop.RequestID]; len(ids) == 1 { // set by serveHTTPS
-		v[3] = ids[0]
-		h[hop.RequestID] = v[3:4:4]
+		v[2] = ids[0]
+		h[hop.RequestID] = v[2:3:3]
 	}
 
 	// Via starts here, so the chain lists only rampart's servers: this
 	// replaces any Via the client sent.
-	v[4] = "1.1 " + l.name
-	h[hop.Via] = v[4:5:5]
+	h[hop.Via] = l.via
 
 	if l.forwardClientCert {
 		hop.SetClientCert(pr.Out) // replaces any client-sent value
@@ -54,20 +53,16 @@ func (l *LB) rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
-// modifyResponse drops the headers the lb owns from a backend's response,
-// so the client gets the lb's values once, not two conflicting copies.
-func (l *LB) modifyResponse(resp *http.Response) error {
-	resp.Header.Del(hop.RequestID)
-	resp.Header.Del(hstsHeader)
-	return nil
-}
+// httpsValue is X-Forwarded-Proto's value, shared by every request: capped,
+// so an append copies it.
+var httpsValue = []string{"https"}[:1:1]
 
 // serveHTTPS is the HTTPS handler: HSTS and the request ID on the response,
 // then the pool.
 func (l *LB) serveHTTPS(w http.ResponseWriter, r *http.Request) {
 	id := []string{hop.NewRequestID()}
 	h := w.Header()
-	h.Set(hstsHeader, l.hsts)
+	h[hstsHeader] = l.hsts
 	h[hop.RequestID] = id
 	// The rewrite takes the ID from the inbound headers, where it replaces
 	// whatever the client sent: cheaper than a context value and a copy

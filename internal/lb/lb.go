@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rampart-dev/rampart/internal/balance"
+	"github.com/rampart-dev/rampart/internal/hop"
 	"github.com/rampart-dev/rampart/internal/serve"
 )
 
@@ -64,7 +65,8 @@ type LB struct {
 	name              string
 	tls               *tls.Config
 	httpsPort         int
-	hsts              string
+	hsts              []string // the Strict-Transport-Security value, shared, capped
+	via               []string // "1.1 NAME", shared, capped
 	forwardClientCert bool
 	stdlibServer      bool
 	proxy             http.Handler
@@ -103,7 +105,8 @@ func New(cfg Config) (*LB, error) {
 		name:              cfg.Name,
 		tls:               PublicTLS(cfg.TLS),
 		httpsPort:         cfg.HTTPSPort,
-		hsts:              "max-age=" + strconv.FormatInt(int64(cfg.HSTSMaxAge/time.Second), 10) + "; includeSubDomains",
+		hsts:              []string{"max-age=" + strconv.FormatInt(int64(cfg.HSTSMaxAge/time.Second), 10) + "; includeSubDomains"}[:1:1],
+		via:               []string{"1.1 " + cfg.Name}[:1:1],
 		forwardClientCert: cfg.ForwardClientCert,
 		stdlibServer:      cfg.StdlibServer,
 		acme:              cfg.ACMEHTTPHandler,
@@ -116,7 +119,12 @@ func New(cfg Config) (*LB, error) {
 			Observer:          cfg.Observer,
 		},
 	}
-	l.proxy = cfg.Pool.Proxy(balance.Hooks{Rewrite: l.rewrite, ModifyResponse: l.modifyResponse})
+	l.proxy = cfg.Pool.Proxy(balance.Hooks{
+		Rewrite: l.rewrite,
+		// The lb owns these: the client gets the lb's values once, not
+		// two conflicting copies.
+		RemoveResponseHeaders: []string{hop.RequestID, hstsHeader},
+	})
 	l.front = http.HandlerFunc(l.serveHTTPS)
 	if cfg.Middleware != nil {
 		l.front = cfg.Middleware(l.front)

@@ -137,6 +137,22 @@ func (t *tracker) WriteHeader(code int) {
 	t.w.WriteHeader(code)
 }
 
+// WriteHeaderLines passes a proxy's ready-made header lines on to a writer
+// that takes them (package serve's), so that instrumenting the lb does not
+// turn its cheaper path off.
+func (t *tracker) WriteHeaderLines(code int, lines []byte, contentLength int64, date bool) bool {
+	lw, ok := t.w.(interface {
+		WriteHeaderLines(code int, lines []byte, contentLength int64, date bool) bool
+	})
+	if !ok || !lw.WriteHeaderLines(code, lines, contentLength, date) {
+		return false
+	}
+	if t.code == 0 {
+		t.code = code
+	}
+	return true
+}
+
 func (t *tracker) Write(p []byte) (int, error) {
 	if t.code == 0 {
 		t.code = http.StatusOK

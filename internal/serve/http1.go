@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -334,11 +335,11 @@ type h1Conn struct {
 	ctx        context.Context // the requests' parent
 
 	reqMu     sync.Mutex
-	reqCancel context.CancelFunc // the request being served, for the drain and the watch
-	reqStart  atomic.Int64       // when it began (Unix nanoseconds), 0 between requests
-	watchable atomic.Bool        // its body, if any, is read: the connection may be read ahead
-	watchDone chan struct{}      // closed when the watch's read returns; nil without a watch
-	watchBody *h1Body            // the request's body, whose end makes it watchable
+	reqCtx    *requestContext // the request being served, for the drain and the watch
+	reqStart  atomic.Int64    // when it began (Unix nanoseconds), 0 between requests
+	watchable atomic.Bool     // its body, if any, is read: the connection may be read ahead
+	watchDone chan struct{}   // closed when the watch's read returns; nil without a watch
+	watchBody *h1Body         // the request's body, whose end makes it watchable
 
 	lr       limitedReader // beneath br: bounds a request's head
 	br       *bufio.Reader
@@ -447,15 +448,16 @@ func (c *h1Conn) loop() bool {
 			if first {
 				wait = o.ReadHeaderTimeout
 			}
-			c.setReadDeadline(time.Now().Add(wait))
+			c.keepReadDeadline(wait)
 			_, err := c.br.Peek(1)
 			if !c.state.CompareAndSwap(connIdle, connActive) || err != nil {
 				return false
 			}
 		}
-		if !first {
+		if !first && !c.headBuffered() {
 			// The head gets its own read-header timeout; the first
-			// request's began with the connection.
+			// request's began with the connection. A head that came
+			// whole is read from the buffer: no read can wait.
 			c.setReadDeadline(time.Now().Add(o.ReadHeaderTimeout))
 		}
 		first = false
@@ -591,20 +593,20 @@ func (c *h1Conn) writeError(code int, why, body string) {
 func (c *h1Conn) serveRequest(req *http.Request) (keepAlive bool) {
 	c.readPinned.Store(false)
 	c.writePinned = false
-	ctx, cancel := context.WithCancel(c.ctx)
 	defer c.cancelRequest()
 	req.RemoteAddr = c.remoteAddr
 	req.TLS = c.tlsState
-	// In place: the body fills in this very request's Trailer.
-	*req = *req.WithContext(ctx)
 	w := newH1Response(c, req)
+	w.ctx.init(c.ctx)
+	// In place: the body fills in this very request's Trailer.
+	*req = *req.WithContext(&w.ctx)
 
 	if req.Body != http.NoBody {
 		w.body = &h1Body{rc: req.Body, w: w}
 		req.Body = w.body
 	}
 	c.reqMu.Lock()
-	c.reqCancel = cancel
+	c.reqCtx = &w.ctx
 	c.watchBody = w.body
 	c.watchable.Store(w.body == nil)
 	c.reqMu.Unlock()
@@ -699,6 +701,26 @@ func (c *h1Conn) setReadDeadline(t time.Time) {
 	c.rwc.SetReadDeadline(t)
 }
 
+// keepReadDeadline makes the read deadline d from now, within a second:
+// a deadline already that close is left alone, so that a busy kept-alive
+// connection does not move its timer for every request.
+func (c *h1Conn) keepReadDeadline(d time.Duration) {
+	now := time.Now()
+	want := now.Add(d).UnixNano()
+	if at := c.readAt.Load(); at <= want && at > want-int64(time.Second) {
+		return
+	}
+	c.setReadDeadline(now.Add(d))
+}
+
+// headBuffered reports whether the buffer holds a whole request head.
+func (c *h1Conn) headBuffered() bool {
+	buf, _ := c.br.Peek(c.br.Buffered())
+	return bytes.Contains(buf, crlfcrlf)
+}
+
+var crlfcrlf = []byte("\r\n\r\n")
+
 // extendRead gives a request body's reads a rolling timeout: the client
 // must send something at least every IdleTimeout. The deadline moves only
 // when less than half of it is left, so most reads cost a clock read.
@@ -732,9 +754,9 @@ func (c *h1Conn) Write(p []byte) (int, error) {
 // cancelRequest cancels the context of the request being served.
 func (c *h1Conn) cancelRequest() {
 	c.reqMu.Lock()
-	if c.reqCancel != nil {
-		c.reqCancel()
-		c.reqCancel = nil
+	if c.reqCtx != nil {
+		c.reqCtx.cancel()
+		c.reqCtx = nil
 	}
 	c.reqMu.Unlock()
 }

@@ -23,7 +23,8 @@ import (
 type h1Response struct {
 	c    *h1Conn
 	req  *http.Request
-	body *h1Body // nil without a request body
+	body *h1Body        // nil without a request body
+	ctx  requestContext // the request's
 
 	header        http.Header
 	status        int
@@ -43,6 +44,7 @@ type h1Response struct {
 	// The headers as they were at WriteHeader (snapshot); the others are
 	// written out in h1Conn.head.
 	clVals, teVals, connVals []string
+	lengthSet                bool // WriteHeaderLines gave contentLength
 	declaredTrailers         bool
 	trailerPrefix            bool
 	sawDate, sawUpgrade      bool
@@ -112,6 +114,30 @@ func (w *h1Response) WriteHeader(code int) {
 	}
 	w.sawUpgrade = headerGet(w.header, "Upgrade") != ""
 	w.snapshot()
+}
+
+// WriteHeaderLines is WriteHeader for a proxy that has the header fields
+// as bytes already: lines are "Name: value\r\n" fields, checked by the
+// caller, to send after those of Header(). They must not hold
+// Content-Length, Transfer-Encoding, Connection or Trailer:
+// contentLength is the body's length (-1 when unknown) and date says
+// whether lines hold a Date. It reports false, doing nothing, for an
+// informational status, which goes through Header and WriteHeader.
+func (w *h1Response) WriteHeaderLines(code int, lines []byte, contentLength int64, date bool) bool {
+	if code < 200 || w.wroteHeader || w.c.hijacked {
+		return false
+	}
+	w.WriteHeader(code)
+	if !w.wroteHeader || w.committed {
+		return false
+	}
+	w.c.head = append(w.c.head, lines...)
+	w.sawDate = w.sawDate || date
+	if contentLength >= 0 && len(w.clVals) == 0 {
+		w.contentLength = contentLength
+		w.lengthSet = true
+	}
+	return true
 }
 
 func (w *h1Response) Write(p []byte) (int, error) {
@@ -321,15 +347,16 @@ func (w *h1Response) commit(bodyLen int) {
 	trailers := w.trailerPrefix || w.declaredTrailers
 	te := first(w.teVals)
 	hasTE := te != ""
-	keepCL, keepTE, keepConn := len(w.clVals) > 0, hasTE, len(w.connVals) > 0
+	declaredCL := first(w.clVals) != "" || w.lengthSet
+	keepCL, keepTE, keepConn := len(w.clVals) > 0 || w.lengthSet, hasTE, len(w.connVals) > 0
 	setLength := false
-	if w.handlerDone && !trailers && !hasTE && bodyAllowedForStatus(code) && first(w.clVals) == "" && (!w.isHEAD || bodyLen > 0) {
+	if w.handlerDone && !trailers && !hasTE && bodyAllowedForStatus(code) && !declaredCL && (!w.isHEAD || bodyLen > 0) {
 		w.contentLength = int64(bodyLen)
 		setLength = true
 	}
 
 	if w.wants10Keep && !closing {
-		if first(w.clVals) != "" && first(w.connVals) == "keep-alive" {
+		if declaredCL && first(w.connVals) == "keep-alive" {
 			w.closeAfter = false
 		}
 	}
@@ -409,7 +436,11 @@ func (w *h1Response) commit(bodyLen int) {
 	bw := c.bw
 	writeStatusLine(bw, w.req.ProtoAtLeast(1, 1), code, c.scratch[:0])
 	bw.Write(c.head)
-	if keepCL {
+	if keepCL && w.lengthSet {
+		bw.WriteString("Content-Length: ")
+		bw.Write(strconv.AppendInt(c.scratch[:0], w.contentLength, 10))
+		bw.WriteString("\r\n")
+	} else if keepCL {
 		writeHeaderLines(bw, "Content-Length", w.clVals)
 	}
 	if keepTE {
@@ -538,10 +569,20 @@ func appendHeaderLines(dst []byte, k string, vv []string) []byte {
 var headerNewlineToSpace = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ")
 
 func cleanHeaderValue(v string) string {
-	if strings.ContainsAny(v, "\r\n") {
-		v = headerNewlineToSpace.Replace(v)
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\r' || v[i] == '\n' {
+			v = headerNewlineToSpace.Replace(v)
+			break
+		}
 	}
-	return strings.Trim(v, " \t")
+	// strings.Trim(v, " \t"), without building its set for every value.
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
 }
 
 // headerGet is Header.Get for a canonical key, without the lookup's

@@ -51,7 +51,7 @@ func (s *http1Server) watchLongRequests(done <-chan struct{}) {
 func (c *h1Conn) startWatch() {
 	c.reqMu.Lock()
 	defer c.reqMu.Unlock()
-	if c.reqCancel == nil || c.watchDone != nil || !c.watchable.Load() {
+	if c.reqCtx == nil || c.watchDone != nil || !c.watchable.Load() {
 		return
 	}
 	if !c.readPinned.Load() {
@@ -61,14 +61,14 @@ func (c *h1Conn) startWatch() {
 	}
 	done := make(chan struct{})
 	c.watchDone = done
-	cancel := c.reqCancel
+	rc := c.reqCtx
 	go func() {
 		defer close(done)
 		_, err := c.br.Peek(1)
 		var ne net.Error
 		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
 			c.s.log.Debug("client left during a request", "client", c.remoteAddr, "err", err)
-			cancel()
+			rc.cancel()
 		}
 	}()
 }
