@@ -39,7 +39,6 @@ type exchangeState struct {
 	pr    httputil.ProxyRequest
 	url   url.URL
 	body  noCloseBody
-	trace httptrace.ClientTrace
 
 	// Informational (1xx) responses are written to the client as they
 	// come, until the final response has arrived.
@@ -118,8 +117,8 @@ func (d *directProxy) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		}
 	} else {
 		// net/http's Transport passes them to a trace.
-		x.trace.Got1xxResponse = x.got1xx
-		out = out.WithContext(httptrace.WithClientTrace(ctx, &x.trace))
+		trace := &httptrace.ClientTrace{Got1xxResponse: x.got1xx}
+		out = out.WithContext(httptrace.WithClientTrace(ctx, trace))
 	}
 	res, err := d.pool.roundTrip(out, head)
 	x.mu.Lock()

@@ -344,9 +344,10 @@ type h1Conn struct {
 	lr       limitedReader // beneath br: bounds a request's head
 	br       *bufio.Reader
 	bw       *bufio.Writer
-	wmu      sync.Mutex // orders a 100 Continue, written from a body read, with the response
-	pending  []byte     // a response of unknown length, held back
-	head     []byte     // the response's header lines, as WriteHeader found them
+	wmu      sync.Mutex  // orders a 100 Continue, written from a body read, with the response
+	pending  []byte      // a response of unknown length, held back
+	head     []byte      // the response's header lines, as WriteHeader found them
+	header   http.Header // lent to each response in turn (h1Response.Header)
 	hijacked bool
 
 	// The deadlines in force (Unix nanoseconds, 0 for none), and whether

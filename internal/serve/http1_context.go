@@ -27,6 +27,7 @@ type requestContext struct {
 	err   error
 	funcs []*afterFunc
 	first [1]*afterFunc // funcs' room for the usual one
+	own   afterFunc     // the first registration, not allocated
 }
 
 // afterFunc is one AfterFunc registration; its state says whether it was
@@ -74,8 +75,12 @@ func (r *requestContext) String() string { return "serve.requestContext" }
 // AfterFunc runs f in its own goroutine once the request is cancelled, as
 // context.AfterFunc does; stop prevents that and reports whether it did.
 func (r *requestContext) AfterFunc(f func()) (stop func() bool) {
-	a := &afterFunc{f: f}
 	r.mu.Lock()
+	a := &r.own
+	if a.f != nil {
+		a = &afterFunc{}
+	}
+	a.f = f
 	if r.err != nil {
 		r.mu.Unlock()
 		a.state.Store(2)

@@ -61,9 +61,17 @@ func newH1Response(c *h1Conn, req *http.Request) *h1Response {
 	return w
 }
 
+// Header returns the response's header map: the connection's, cleared,
+// since a ResponseWriter may not be used once its handler has returned.
 func (w *h1Response) Header() http.Header {
 	if w.header == nil {
-		w.header = make(http.Header)
+		c := w.c
+		if c.header == nil || len(c.header) > 32 {
+			c.header = make(http.Header)
+		} else {
+			clear(c.header)
+		}
+		w.header = c.header
 	}
 	return w.header
 }
