@@ -178,13 +178,13 @@ func (c *h1Conn) roundTrip(req *http.Request, headerTimeout time.Duration, head 
 	return resp, nil
 }
 
-// armRead makes the read deadline d from now, within a second: a deadline
-// already that close stays, so a busy connection does not move its timer
-// for every request.
+// armRead makes the read deadline d from now, give or take an eighth of d
+// up to a second: a deadline already that close stays, so a busy
+// connection does not move its timer for every request.
 func (c *h1Conn) armRead(d time.Duration) {
 	now := time.Now()
 	want := now.Add(d).UnixNano()
-	if c.readAt <= want && c.readAt > want-int64(time.Second) {
+	if c.readAt <= want && c.readAt > want-int64(min(d/8, time.Second)) {
 		return
 	}
 	c.readAt = want

@@ -721,3 +721,27 @@ func BenchmarkProxy(b *testing.B) {
 		})
 	}
 }
+
+// A connection keeps its header deadline between requests when it can, so
+// the next request must never inherit one that is too early: an answer
+// that comes within the timeout on a reused connection is not cut.
+func TestH1TransportHeaderTimeoutOnAReusedConnection(t *testing.T) {
+	u := newCountedServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/late" {
+			time.Sleep(120 * time.Millisecond)
+		}
+		io.WriteString(w, "ok")
+	}, nil)
+	p := newPool(t, Config{ResponseHeaderTimeout: 200 * time.Millisecond, Retries: -1}, u.addr())
+	srv, client := front(t, p)
+	for i := range 3 {
+		exchange{path: "/fast", wantBody: "ok"}.do(t, client, srv.URL)
+		time.Sleep(150 * time.Millisecond)
+		// 270 ms after the first deadline was armed, 120 ms into this
+		// request's own 200.
+		exchange{path: "/late", wantBody: "ok"}.do(t, client, srv.URL)
+		if n := u.conns.Load(); n != 1 {
+			t.Fatalf("round %d: %d upstream connections, want the one reused", i, n)
+		}
+	}
+}

@@ -702,13 +702,14 @@ func (c *h1Conn) setReadDeadline(t time.Time) {
 	c.rwc.SetReadDeadline(t)
 }
 
-// keepReadDeadline makes the read deadline d from now, within a second:
-// a deadline already that close is left alone, so that a busy kept-alive
-// connection does not move its timer for every request.
+// keepReadDeadline makes the read deadline d from now, give or take an
+// eighth of d up to a second: a deadline already that close is left alone,
+// so that a busy kept-alive connection does not move its timer for every
+// request.
 func (c *h1Conn) keepReadDeadline(d time.Duration) {
 	now := time.Now()
 	want := now.Add(d).UnixNano()
-	if at := c.readAt.Load(); at <= want && at > want-int64(time.Second) {
+	if at := c.readAt.Load(); at <= want && at > want-int64(min(d/8, time.Second)) {
 		return
 	}
 	c.setReadDeadline(now.Add(d))
