@@ -27,7 +27,9 @@ import (
 // to stop it, per request. It also writes a response in two steps. Behind
 // the lb's profile those were a tenth of its CPU. This loop reads a request
 // with http.ReadRequest (net/http's own parser, so framing and smuggling
-// checks are the same), runs the handler on the connection's goroutine and
+// checks are the same; a simple bodyless head is parsed for less by
+// readSimpleRequest, which yields the very same request or leaves the
+// bytes to net/http), runs the handler on the connection's goroutine and
 // writes the whole response with one write when the handler returns. It
 // watches for the client going away only once a request has run for a
 // second (http1_watch.go), so that a long poll or a stream whose client
@@ -468,7 +470,13 @@ func (c *h1Conn) loop() bool {
 			peek, _ := c.br.Peek(4)
 			c.br.Discard(leadingCRLF(peek))
 		}
-		req, err := http.ReadRequest(c.br)
+		// A simple head whole in the buffer is parsed for less; anything
+		// else goes to net/http's parser, which has the last word.
+		req, simple := readSimpleRequest(c.br)
+		var err error
+		if !simple {
+			req, err = http.ReadRequest(c.br)
+		}
 		hitLimit := c.lr.hit
 		c.lr.unlimit()
 		if err != nil {
