@@ -35,10 +35,10 @@ type directProxy struct {
 // exchangeState is what one proxied request needs besides the request
 // itself, allocated at once.
 type exchangeState struct {
-	out   http.Request // the request sent upstream, a shallow copy of the client's
-	pr    httputil.ProxyRequest
-	url   url.URL
-	body  noCloseBody
+	out  http.Request // the request sent upstream, a shallow copy of the client's
+	pr   httputil.ProxyRequest
+	url  url.URL
+	body noCloseBody
 
 	// Informational (1xx) responses are written to the client as they
 	// come, until the final response has arrived.
