@@ -203,6 +203,12 @@ func (d *directProxy) serveHead(rw http.ResponseWriter, req *http.Request, res *
 		head.addTo(rw.Header())
 		rw.WriteHeader(head.code)
 	}
+	if tb, ok := res.Body.(*trackedBody); ok && !head.eventStream {
+		if b, ok := tb.ReadCloser.(*h1Body); ok && b.writeBuffered(rw) {
+			res.Body.Close()
+			return
+		}
+	}
 	d.sendBody(rw, req, res, head.eventStream)
 }
 

@@ -462,6 +462,28 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// writeBuffered writes a body of known length to w when all of it is in
+// the connection's buffer already, as a small response's usually is,
+// without a copy buffer; it reports whether it did. A failed write leaves
+// the connection to be closed.
+func (b *h1Body) writeBuffered(w io.Writer) bool {
+	if b.rc != nil || b.left <= 0 || b.left > int64(b.c.br.Buffered()) || b.state.Load() != bodyReading {
+		return false
+	}
+	p, _ := b.c.br.Peek(int(b.left))
+	n, err := w.Write(p)
+	b.c.br.Discard(n)
+	b.left -= int64(n)
+	if err == nil && b.left == 0 {
+		if b.state.CompareAndSwap(bodyReading, bodyEOF) {
+			b.c.finish(true)
+		}
+	} else if b.state.CompareAndSwap(bodyReading, bodyFailed) {
+		b.c.finish(false)
+	}
+	return true
+}
+
 // readLength reads the rest of a body of known length from the connection,
 // returning io.EOF with its last bytes.
 func (b *h1Body) readLength(p []byte) (int, error) {
