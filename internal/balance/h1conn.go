@@ -304,25 +304,45 @@ func (c *h1Conn) finish(reuse bool) {
 	if !c.stop() {
 		reuse = false // the context ended and closed the connection
 	}
-	if c.wdone != nil {
-		select {
-		case err := <-c.wdone:
-			reuse = reuse && err == nil
-		default:
-			reuse = false // the upstream answered before taking the whole body
-		}
-		c.wdone = nil
-	}
 	if c.closeAfter || c.br.Buffered() > 0 {
 		reuse = false // asked to close, or bytes nobody asked for
 	}
 	putReader(c.br)
 	c.br = nil
+	if wdone := c.wdone; wdone != nil {
+		c.wdone = nil
+		select {
+		case err := <-wdone:
+			reuse = reuse && err == nil
+		default:
+			// The response is whole but the body writer has not
+			// reported yet: it may be about to, or be stuck behind an
+			// upstream that answered without reading the body.
+			reuse = reuse && bodyWritten(wdone)
+		}
+	}
 	if reuse {
 		c.t.putIdle(c)
 		return
 	}
 	c.abort()
+}
+
+// bodyWriteGrace is how long a connection whose response is complete
+// waits for its request body to be written in full before it is closed
+// rather than reused; net/http's Transport waits as long.
+const bodyWriteGrace = 50 * time.Millisecond
+
+// bodyWritten waits up to bodyWriteGrace for the body writer's result.
+func bodyWritten(wdone <-chan error) bool {
+	t := time.NewTimer(bodyWriteGrace)
+	defer t.Stop()
+	select {
+	case err := <-wdone:
+		return err == nil
+	case <-t.C:
+		return false
+	}
 }
 
 // writeBody sends the request body after the headers, on its own goroutine,
