@@ -33,12 +33,17 @@ type directProxy struct {
 }
 
 // exchangeState is what one proxied request needs besides the request
-// itself, allocated at once.
+// itself, allocated at once. A bodyless request on the pool's own path
+// returns it to exchanges when it is over, with the header map and line
+// buffer it grew, since nothing then holds on to them.
 type exchangeState struct {
-	out  http.Request // the request sent upstream, a shallow copy of the client's
-	pr   httputil.ProxyRequest
-	url  url.URL
-	body noCloseBody
+	out    http.Request // the request sent upstream, a shallow copy of the client's
+	pr     httputil.ProxyRequest
+	url    url.URL
+	body   noCloseBody
+	header headerBuffer                          // out's header map
+	head   responseHead                          // the upstream's response head, when parsed
+	on1xx  func(int, textproto.MIMEHeader) error // got1xx, made once
 
 	// Informational (1xx) responses are written to the client as they
 	// come, until the final response has arrived.
@@ -74,7 +79,8 @@ func (d *directProxy) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 
-	x := &exchangeState{rw: rw, out: *req}
+	x := exchanges.Get().(*exchangeState)
+	x.rw, x.out = rw, *req
 	out := &x.out
 	x.url = *req.URL
 	if req.URL.User != nil {
@@ -82,8 +88,7 @@ func (d *directProxy) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		x.url.User = &u
 	}
 	out.URL = &x.url
-	hb := outboundHeaders.Get().(*headerBuffer)
-	out.Header = hb.outbound(h)
+	out.Header = x.header.outbound(h)
 	if req.ContentLength == 0 {
 		out.Body = nil // as ReverseProxy: no body to send or to replay
 	} else if out.Body != nil {
@@ -103,21 +108,21 @@ func (d *directProxy) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	var head *responseHead
 	if d.pool.transport.h1.handles(out) {
 		// The pool's own path: it passes 1xx responses to got1xx, and
-		// may parse the head as bytes. The header map is recycled once
-		// the exchange is over; the path does not hold on to it.
-		head = responseHeads.Get().(*responseHead)
-		head.informational = x.got1xx
+		// may parse the head as bytes.
+		head = &x.head
+		head.informational = x.on1xx
 		if d.modify == nil {
 			head.drop = d.drop
 			head.wanted = true
 		}
-		defer putResponseHead(head)
 		if out.ContentLength == 0 {
-			defer hb.recycle()
+			// Nothing reads the exchange once the response is sent: no
+			// body writer outlives it.
+			defer x.recycle()
 		}
 	} else {
 		// net/http's Transport passes them to a trace.
-		trace := &httptrace.ClientTrace{Got1xxResponse: x.got1xx}
+		trace := &httptrace.ClientTrace{Got1xxResponse: x.on1xx}
 		out = out.WithContext(httptrace.WithClientTrace(ctx, trace))
 	}
 	res, err := d.pool.roundTrip(out, head)
@@ -308,7 +313,28 @@ type headerBuffer struct {
 	values []string
 }
 
-var outboundHeaders = sync.Pool{New: func() any { return &headerBuffer{h: make(http.Header, 16)} }}
+var exchanges = sync.Pool{New: func() any {
+	x := &exchangeState{header: headerBuffer{h: make(http.Header, 16)}}
+	x.head.lines = make([]byte, 0, 1024)
+	x.on1xx = x.got1xx
+	return x
+}}
+
+// recycle returns x to exchanges, unless it grew outsized.
+func (x *exchangeState) recycle() {
+	b, lines := &x.header, x.head.lines
+	if len(b.h) > 64 || cap(b.values) > 256 || cap(lines) > 64<<10 {
+		return
+	}
+	clear(b.h)
+	clear(b.values)
+	*x = exchangeState{
+		header: headerBuffer{h: b.h, values: b.values},
+		head:   responseHead{lines: lines[:0]},
+		on1xx:  x.on1xx,
+	}
+	exchanges.Put(x)
+}
 
 // outbound returns the headers to send upstream, in b's map: a copy of in
 // without the hop-by-hop headers, those the client listed in Connection,
@@ -350,16 +376,6 @@ func (b *headerBuffer) outbound(in http.Header) http.Header {
 		out["Te"] = []string{"trailers"}
 	}
 	return out
-}
-
-// recycle returns b once nothing reads the map it lent.
-func (b *headerBuffer) recycle() {
-	if len(b.h) > 64 || cap(b.values) > 256 {
-		return // an outsized request: let it go
-	}
-	clear(b.h)
-	clear(b.values)
-	outboundHeaders.Put(b)
 }
 
 func dropOutbound(k string) bool {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
-	"sync"
 )
 
 // responseHead is an upstream's response head taken as bytes, for the
@@ -303,17 +302,6 @@ func (h *responseHead) addTo(dst http.Header) {
 	if h.contentLength >= 0 {
 		dst["Content-Length"] = []string{strconv.FormatInt(h.contentLength, 10)}
 	}
-}
-
-// responseHeads recycles heads and their line buffers between requests.
-var responseHeads = sync.Pool{New: func() any { return &responseHead{lines: make([]byte, 0, 1024)} }}
-
-func putResponseHead(h *responseHead) {
-	if cap(h.lines) > 64<<10 {
-		return // an outsized head: let it go
-	}
-	*h = responseHead{lines: h.lines[:0]}
-	responseHeads.Put(h)
 }
 
 // statusTexts are Response.Status for the codes a parsed head can have, made
