@@ -13,7 +13,9 @@
 // The transport is the pool's own HTTP/1.1 path (h1transport.go, h1conn.go):
 // the handler's goroutine writes the request and reads the response on a
 // pooled keep-alive connection, and a direct proxy (direct_proxy.go) does what
-// httputil.ReverseProxy would around it. Protocol upgrades and the few other
+// httputil.ReverseProxy would around it. A simple response head is read as
+// bytes and passed on as it came (h1head.go), to a writer that takes header
+// lines (package serve's) or into a header map. Protocol upgrades and the few other
 // requests it leaves out go through httputil.ReverseProxy and net/http's
 // Transport, as every request does with Config.StdlibTransport.
 //
@@ -26,7 +28,7 @@
 // answer: it is passed on, never retried, and never ejects.
 //
 // The package must never decide which headers a hop trusts or adds: callers
-// do that in the Rewrite hook. It never retries a request that may have
-// reached an upstream unless the request is idempotent, and it never logs per
-// request except rate-limited errors.
+// do that in the hooks (Rewrite, RemoveResponseHeaders). It never retries a
+// request that may have reached an upstream unless the request is
+// idempotent, and it never logs per request except rate-limited errors.
 package balance

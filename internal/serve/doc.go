@@ -7,9 +7,14 @@
 // By default it runs net/http's server. With Options.OwnHTTP1, which the
 // lb's public listener sets, HTTP/1.x connections are served by the
 // package's own connection loop (http1.go, http1_response.go): it parses
-// requests with net/http's parser and follows net/http's framing and
-// keep-alive rules, but reads nothing while a short handler runs (only a
-// request that runs for a second is watched for its client leaving) and
-// writes each response with one system call. HTTP/2 connections still go to net/http.
-// http1_test.go holds the two side by side on the same raw requests.
+// requests with net/http's parser (a simple bodyless head with
+// readSimpleRequest, which makes the very same request for less, or
+// declines) and follows net/http's framing and keep-alive rules, but reads
+// nothing while a short handler runs (only a request that runs for a
+// second is watched for its client leaving), gives each request a cheaper
+// context (http1_context.go), takes a proxy's response header lines as
+// bytes (WriteHeaderLines) and writes each response with one system call.
+// HTTP/2 connections still go to net/http. http1_test.go holds the two
+// side by side on the same raw requests, http1_request_test.go the two
+// request parsers.
 package serve
