@@ -96,7 +96,7 @@ func parseResponseHead(buf []byte, h *responseHead, isHEAD bool) bool {
 	if eol < 0 || buf[eol-1] != '\r' || !validText(buf[12:eol-1]) {
 		return false
 	}
-	length := int64(-1)
+	length, lengthText := int64(-1), []byte(nil)
 	for rest := buf[eol+1:]; len(rest) > 0; {
 		eol := bytes.IndexByte(rest, '\n')
 		if eol < 1 || rest[eol-1] != '\r' {
@@ -114,11 +114,12 @@ func parseResponseHead(buf []byte, h *responseHead, isHEAD bool) bool {
 		}
 		switch classifyField(line[:colon], h.drop) {
 		case fieldContentLength:
+			// Repeats must be the same text, as net/http requires.
 			n, ok := parseLength(value)
-			if !ok || (length >= 0 && n != length) {
+			if !ok || (lengthText != nil && !bytes.Equal(value, lengthText)) {
 				return false
 			}
-			length = n
+			length, lengthText = n, value
 			continue
 		case fieldTransferEncoding:
 			return false
@@ -159,6 +160,13 @@ func parseResponseHead(buf []byte, h *responseHead, isHEAD bool) bool {
 }
 
 func classifyField(name []byte, drop []string) headerField {
+	// A hook may drop any end-to-end field; framing and hop-by-hop ones
+	// are the proxy's to handle.
+	for _, d := range drop {
+		if equalFoldBytes(name, d) && !framingOrHop(d) {
+			return fieldDropped
+		}
+	}
 	switch len(name) {
 	case 2:
 		if equalFoldBytes(name, "te") {
@@ -204,12 +212,23 @@ func classifyField(name []byte, drop []string) headerField {
 			return fieldHopByHop
 		}
 	}
-	for _, d := range drop {
-		if equalFoldBytes(name, d) {
-			return fieldDropped
+	return fieldOther
+}
+
+// framingOrHop reports whether the canonical name k is a framing or
+// hop-by-hop field, which RemoveResponseHeaders does not govern on this
+// path.
+func framingOrHop(k string) bool {
+	switch k {
+	case "Content-Length", "Transfer-Encoding", "Connection":
+		return true
+	}
+	for _, h := range hopHeaders {
+		if k == h {
+			return true
 		}
 	}
-	return fieldOther
+	return false
 }
 
 // equalFoldBytes is strings.EqualFold for an ASCII b and s, without

@@ -46,6 +46,7 @@ var responseHeadCases = []struct {
 	{"101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", false, false},
 	{"connection names a field", "HTTP/1.1 200 OK\r\nConnection: X-Secret\r\nX-Secret: 1\r\nContent-Length: 0\r\n\r\n", false, false},
 	{"two lengths", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", false, false},
+	{"one length spelt two ways", "HTTP/1.1 200 OK\r\nContent-Length: 05\r\nContent-Length: 5\r\n\r\nhello", false, false},
 	{"signed length", "HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc", false, false},
 	{"obs-fold", "HTTP/1.1 200 OK\r\nX-A: 1\r\n  folded\r\nContent-Length: 0\r\n\r\n", false, false},
 	{"bare LF", "HTTP/1.1 200 OK\nContent-Length: 0\n\n", false, false},
@@ -59,7 +60,9 @@ var responseHeadCases = []struct {
 	{"garbage", "SSH-2.0-OpenSSH_9.2\r\n\r\n", false, false},
 }
 
-var dropForTest = []string{"X-Request-Id", "Strict-Transport-Security"}
+// dropForTest holds a name the head parser also looks at for itself (Date),
+// so that a hook can remove those too.
+var dropForTest = []string{"X-Request-Id", "Strict-Transport-Security", "Date"}
 
 // TestResponseHeadMatchesNetHTTP holds the head parser against
 // http.ReadResponse followed by what the proxy does to a response: for

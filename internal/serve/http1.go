@@ -723,9 +723,12 @@ func (c *h1Conn) keepReadDeadline(d time.Duration) {
 	c.setReadDeadline(now.Add(d))
 }
 
-// headBuffered reports whether the buffer holds a whole request head.
+// headBuffered reports whether the buffer holds a whole request head,
+// after the CRLFs an old client may send behind a POST body, which the
+// loop skips.
 func (c *h1Conn) headBuffered() bool {
 	buf, _ := c.br.Peek(c.br.Buffered())
+	buf = buf[leadingCRLF(buf[:min(len(buf), 4)]):]
 	return bytes.Contains(buf, crlfcrlf)
 }
 
