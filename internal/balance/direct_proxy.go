@@ -314,7 +314,9 @@ type headerBuffer struct {
 }
 
 var exchanges = sync.Pool{New: func() any {
-	x := &exchangeState{header: headerBuffer{h: make(http.Header, 16)}}
+	// No size hint: a map of up to 8 fields is one group, which clear
+	// empties for less than a larger table.
+	x := &exchangeState{header: headerBuffer{h: make(http.Header)}}
 	x.head.lines = make([]byte, 0, 1024)
 	x.on1xx = x.got1xx
 	return x
