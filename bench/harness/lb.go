@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/rampart-dev/rampart/internal/rawio"
 	"log/slog"
 	"net"
 	"net/http"
@@ -155,6 +156,7 @@ func RunLB(ctx context.Context, cfg LBConfig) error {
 	if err != nil {
 		return fmt.Errorf("lb: %w", err)
 	}
+	ln = rawio.Listener(ln) // as internal/node does for the lb's public listener
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	poolDone := make(chan struct{})

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/rampart-dev/rampart/internal/rawio"
 	"net"
 	"net/http"
 	"net/url"
@@ -244,6 +245,7 @@ func (t *h1Transport) dial(ctx context.Context, hc *hostConns) (*h1Conn, error) 
 	if err != nil {
 		return nil, err // a *net.OpError with Op "dial": nothing was sent
 	}
+	raw = rawio.Wrap(raw) // reads and writes without the scheduler's system call hand-off
 	c := &h1Conn{t: t, hc: hc, raw: raw, nc: raw}
 	if hc.tls != nil {
 		tc := tls.Client(raw, hc.tls)

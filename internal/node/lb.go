@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"github.com/rampart-dev/rampart/internal/rawio"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -76,7 +77,9 @@ func (n *Node) buildLB() error {
 	limiter := firewall.NewLimiter(firewall.Limits{RequestsPerSecond: lim.RequestsPerSecond, Burst: lim.Burst,
 		ConnectionsPerClient: lim.ConnectionsPerClient, BanFor: lim.BanFor}, n.bans, n.log)
 	cfg.Middleware = limiter.Handler
-	n.lns[topology.ServiceHTTPS] = limiter.Listener(n.lns[topology.ServiceHTTPS])
+	// The public listener's reads and writes skip the scheduler's system
+	// call hand-off (internal/rawio); the limiter counts over them.
+	n.lns[topology.ServiceHTTPS] = limiter.Listener(rawio.Listener(n.lns[topology.ServiceHTTPS]))
 	n.limiter = limiter
 	balancer, err := lb.New(cfg)
 	if err != nil {

@@ -1,0 +1,22 @@
+// Package rawio reads and writes TCP connections with raw, non-blocking
+// system calls: the same read and write, waiting on Go's network poller
+// when the socket is not ready, but without telling the scheduler that the
+// goroutine has entered a system call.
+//
+// A system call made through package syscall marks its P as in a system
+// call. The runtime's monitor thread (sysmon), which then wakes every 20
+// microseconds, hands such a P to another thread when the call spans one
+// of its ticks, and wakes itself from a deep sleep on the next call. That
+// is right for calls that block. A read or write on a non-blocking socket
+// does not block, but on loopback a write does the receiving end's TCP
+// work, and on a virtual machine a call can take tens of microseconds: in
+// the lb, under load, the hand-offs and the monitor's own wake-ups came to
+// about half of its context switches (docs/performance.md). A raw call keeps
+// its P: the thread is busy on a CPU either way, and the scheduler sees a
+// goroutine that runs.
+//
+// Everything else stays net's: deadlines, close, addresses and the poller
+// wait, through (*net.TCPConn).SyscallConn. Conn embeds the *net.TCPConn,
+// so SetLinger, CloseWrite and SyscallConn keep working. Only unix has the
+// raw path; elsewhere Wrap returns the connection unchanged.
+package rawio
