@@ -116,6 +116,7 @@ func NewLB(cfg LBConfig) (*LBServer, error) {
 		return nil, err
 	}
 	lb.TuneGC() // as internal/node does for the lb role
+	lb.TuneProcs()
 	return s, nil
 }
 

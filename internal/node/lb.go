@@ -86,6 +86,7 @@ func (n *Node) buildLB() error {
 		return err
 	}
 	lb.TuneGC()
+	lb.TuneProcs()
 	n.runners = append(n.runners,
 		site.Run,
 		limiter.Run,
