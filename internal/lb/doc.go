@@ -10,7 +10,7 @@
 // It must never choose a web server either: that is the balance.Pool's job.
 //
 // For speed, HTTPS/1.1 clients are served by package serve's own HTTP/1.x
-// loop (Config.StdlibServer turns it off) and a process running an lb
-// collects garbage less often (TuneGC); docs/performance.md has the
-// figures.
+// loop (Config.StdlibServer turns it off), and a process running an lb
+// collects garbage less often (TuneGC) and has a spare P for the raw socket
+// calls of internal/rawio (TuneProcs); docs/performance.md has the figures.
 package lb
