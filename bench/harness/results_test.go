@@ -62,11 +62,30 @@ func TestRatiosAndGoalsCompareTheBaseWithEachPeer(t *testing.T) {
 	if r := ratios[1]; r.Base != PeerRampartReencrypt || r.RPS != 0.9 {
 		t.Errorf("reencrypt ratio %+v, want 0.9", r)
 	}
-	goals := strings.Join(Goals(sums), "\n")
-	for _, want := range []string{"1.09x, met", "4.00ms vs 6.00ms, met", "100us vs HAProxy's 50us (2.00x)", "10.0%, met"} {
+	goals := strings.Join(Goals(sums, testSamples), "\n")
+	for _, want := range []string{"1.09x, met", "4.00ms vs 6.00ms, met", "100us vs HAProxy's 50us (2.00x)", "10.0%, met",
+		"round by round: 1.20, 0.30, 1.18 (0.30 to 1.20, median 1.18)"} {
 		if !strings.Contains(goals, want) {
 			t.Errorf("goals lack %q:\n%s", want, goals)
 		}
+	}
+}
+
+func TestRoundRatiosPairRunsOfTheSameRound(t *testing.T) {
+	runs := []Sample{
+		sample(2, "keepalive", PeerRampart, 900, 4),
+		sample(1, "keepalive", PeerHAProxy, 1000, 5),
+		sample(3, "keepalive", PeerHAProxy, 1100, 6), // rampart did not run in round 3
+		sample(1, "keepalive", PeerRampart, 1200, 4),
+		sample(2, "keepalive", PeerHAProxy, 3000, 9),
+		sample(1, "reencrypt", PeerRampart, 5000, 4), // another scenario
+	}
+	got := RoundRatios(runs, "keepalive", PeerRampart, PeerHAProxy)
+	if len(got) != 2 || got[0] != 1.2 || got[1] != 0.3 {
+		t.Fatalf("RoundRatios = %v, want [1.2 0.3]: round 1 then round 2, round 3 left out", got)
+	}
+	if l := roundByRound("x", got[:1]); l != "" {
+		t.Errorf("one round made a line: %q", l)
 	}
 }
 
@@ -165,7 +184,7 @@ func TestMonitoringGoalIsUnderThreePercentOfTheUnmonitoredLB(t *testing.T) {
 			sample(1, "monitoring", PeerRampart, 1000, 5),
 			sample(1, "monitoring", PeerRampartMonitored, c.on, 5),
 		})
-		goals := strings.Join(Goals(sums), "\n")
+		goals := strings.Join(Goals(sums, nil), "\n")
 		if !strings.Contains(goals, "monitoring costs < 3% of req/s: "+c.want) {
 			t.Errorf("at %v req/s monitored, goals:\n%s\nwant %q", c.on, goals, c.want)
 		}
@@ -179,7 +198,7 @@ func TestMonitoringCPUPerRequestGivesTheCPUBoundLoss(t *testing.T) {
 	scenarios := []Scenario{{Name: "monitoring", Title: "monitoring", Peers: []string{PeerRampart, PeerRampartMonitored}, Base: PeerRampartMonitored}}
 	on := sample(1, "monitoring", PeerRampartMonitored, 1000, 5)
 	on.CPU = 125 * time.Millisecond // 125us per request against 100us
-	goals := strings.Join(Goals(Summarize(scenarios, []Sample{sample(1, "monitoring", PeerRampart, 1000, 5), on})), "\n")
+	goals := strings.Join(Goals(Summarize(scenarios, []Sample{sample(1, "monitoring", PeerRampart, 1000, 5), on}), nil), "\n")
 	if want := "125us vs 100us without (+25.0%), so a CPU-bound lb would serve 20.0% fewer req/s"; !strings.Contains(goals, want) {
 		t.Errorf("goals:\n%s\nwant %q", goals, want)
 	}

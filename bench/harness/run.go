@@ -590,7 +590,7 @@ func (b *bench) report(scenarios []Scenario, runs []Sample, checks []Check, meta
 	sums := Summarize(scenarios, runs)
 	fmt.Fprintf(o.Stdout, "\nmedian of %d round(s) of %v each; the machine is shared, so figures are noisy\n\n", o.Rounds, o.Duration)
 	WriteTable(o.Stdout, scenarios, sums, false)
-	goals := Goals(sums)
+	goals := Goals(sums, runs)
 	if len(goals) > 0 {
 		fmt.Fprintln(o.Stdout)
 		for _, g := range goals {
