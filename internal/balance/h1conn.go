@@ -94,6 +94,10 @@ func (c *h1Conn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// writeDeferrer is a connection that can hold writes for its next read
+// (*rawio.Conn).
+type writeDeferrer interface{ DeferWritesToRead() }
+
 // roundTrip sends req and reads the response headers.
 func (c *h1Conn) roundTrip(req *http.Request, headerTimeout time.Duration, head *responseHead) (*http.Response, error) {
 	ctx := req.Context()
@@ -113,6 +117,14 @@ func (c *h1Conn) roundTrip(req *http.Request, headerTimeout time.Duration, head 
 	}
 
 	hasBody := req.Body != nil && req.Body != http.NoBody
+	if d, ok := c.raw.(writeDeferrer); ok && !hasBody && idempotent(req) {
+		// The head goes out with the first read of the response
+		// (rawio.Conn.DeferWritesToRead): one system call fewer. Only a
+		// request that may be sent again is held, since an upstream
+		// that closed the connection while it sat idle is then found
+		// by the reset its answer brings, not before the send.
+		d.DeferWritesToRead()
+	}
 	bw := getWriter(c)
 	chunked, err := writeRequestHeader(bw, req, hasBody)
 	if err != nil {

@@ -287,7 +287,15 @@ func TestH1TransportSurvivesUpstreamClosingIdleConnections(t *testing.T) {
 			p := newPool(t, Config{Retries: -1}, u.addr()) // no retry on another upstream to hide a failure
 			srv, client := front(t, p)
 			for i := range 3 {
+				start := time.Now()
 				tc.ex.do(t, client, srv.URL)
+				// A GET's head waits for the first read of the answer
+				// (rawio.Conn.DeferWritesToRead): the closed connection
+				// must show at once, by its reset, not at the header
+				// timeout.
+				if d := time.Since(start); d > time.Second {
+					t.Errorf("request %d took %v on a connection the upstream had closed", i, d)
+				}
 				if i < 2 {
 					time.Sleep(150 * time.Millisecond) // the upstream closes the idle connection
 				}

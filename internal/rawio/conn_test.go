@@ -221,3 +221,103 @@ func TestWrapLeavesOtherConnsAlone(t *testing.T) {
 		t.Fatalf("Wrap(net.Pipe) = %T, want it unchanged", got)
 	}
 }
+
+// TestDeferredWriteGoesOutWithTheNextRead: a held write reaches the peer
+// only when the next Read begins, and that Read gets the peer's answer.
+func TestDeferredWriteGoesOutWithTheNextRead(t *testing.T) {
+	c1, c2, stop, err := pair(t, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	c1.(*Conn).DeferWritesToRead()
+	if n, err := c1.Write([]byte("pi")); n != 2 || err != nil {
+		t.Fatalf("held write = %d, %v; want 2, nil", n, err)
+	}
+	if n, err := c1.Write([]byte("ng")); n != 2 || err != nil {
+		t.Fatalf("second held write = %d, %v; want 2, nil", n, err)
+	}
+	buf := make([]byte, 16)
+	c2.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if n, err := c2.Read(buf); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the peer read %q, %v before the next Read: the write was not held", buf[:n], err)
+	}
+	c2.SetReadDeadline(time.Time{})
+	go func() {
+		peer := make([]byte, 4)
+		if _, err := io.ReadFull(c2, peer); err == nil && string(peer) == "ping" {
+			c2.Write([]byte("pong"))
+		}
+	}()
+	c1.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := io.ReadFull(c1, buf[:4]); err != nil || string(buf[:n]) != "pong" {
+		t.Fatalf("Read after held writes = %q, %v; want pong", buf[:n], err)
+	}
+	// Writes are no longer held once the Read began.
+	if _, err := c1.Write([]byte("more")); err != nil {
+		t.Fatal(err)
+	}
+	c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := io.ReadFull(c2, buf[:4]); err != nil || string(buf[:n]) != "more" {
+		t.Fatalf("a write after the Read = %q, %v; want it sent at once", buf[:n], err)
+	}
+}
+
+// TestDeferredWriteLargerThanTheSocket holds more than the socket buffers
+// take: the send finishes outside the read operation and the Read still
+// gets the answer, after every byte, in order.
+func TestDeferredWriteLargerThanTheSocket(t *testing.T) {
+	c1, c2, stop, err := pair(t, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	want := make([]byte, 16<<20)
+	for i := range want {
+		want[i] = byte(i * 13)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		b := make([]byte, len(want))
+		if _, err := io.ReadFull(c2, b); err != nil {
+			got <- nil
+			return
+		}
+		c2.Write([]byte("k"))
+		got <- b
+	}()
+	c1.(*Conn).DeferWritesToRead()
+	c1.Write(want)
+	c1.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 1)
+	if n, err := c1.Read(buf); n != 1 || err != nil || buf[0] != 'k' {
+		t.Fatalf("Read after a large held write = %d, %v, %q; want the peer's k", n, err, buf[:n])
+	}
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatal("the peer did not get the held bytes whole and in order")
+	}
+}
+
+// TestDeferredWriteToAClosedPeerEnds: a peer that closed the connection
+// before the held write (an upstream's idle timeout) answers it with a
+// reset, which ends the Read at once instead of at its deadline.
+func TestDeferredWriteToAClosedPeerEnds(t *testing.T) {
+	c1, c2, stop, err := pair(t, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	c2.Close()
+	time.Sleep(50 * time.Millisecond) // the FIN is in, and the poller has seen it
+	c1.(*Conn).DeferWritesToRead()
+	c1.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+	c1.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	_, err = c1.Read(make([]byte, 8))
+	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read after a held write to a closed peer: %v, want EOF or a reset", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("the Read took %v to see the closed peer", d)
+	}
+}

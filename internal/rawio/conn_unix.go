@@ -29,6 +29,11 @@ type Conn struct {
 	werr  syscall.Errno
 	read  func(fd uintptr) bool // c.readOnce, bound once so that no call allocates
 	write func(fd uintptr) bool // c.writeAll
+	// Writes held for the next Read (DeferWritesToRead).
+	deferring   bool
+	pending     []byte
+	sendRead    func(fd uintptr) bool // c.sendThenRead
+	sendBlocked bool                  // the held bytes met a full socket
 }
 
 // Wrap returns c with raw reads and writes if it is a *net.TCPConn, and c
@@ -45,7 +50,25 @@ func Wrap(c net.Conn) net.Conn {
 	rw := &Conn{TCPConn: tc, rc: rc}
 	rw.read = rw.readOnce
 	rw.write = rw.writeAll
+	rw.sendRead = rw.sendThenRead
 	return rw
+}
+
+// DeferWritesToRead holds every Write from now on until the next Read,
+// which sends them and then waits for the answer without first looking for
+// it: a request and its response in one read operation, one system call
+// fewer than a write and a read that finds nothing yet. The Read must follow
+// on the same goroutine, with no other Write between.
+//
+// It is safe because the read operation begins, and Go's poller forgets any
+// readiness it saw before, before the bytes go out: whatever the peer sends
+// after them wakes the Read. What it sent before them is not looked for
+// until the answer, a reset or the read deadline comes, so a caller defers
+// only on a connection where nothing is expected before its request.
+func (c *Conn) DeferWritesToRead() {
+	c.wmu.Lock()
+	c.deferring = true
+	c.wmu.Unlock()
 }
 
 // Read reads up to len(b) bytes, waiting on the poller while there are none.
@@ -54,11 +77,18 @@ func (c *Conn) Read(b []byte) (int, error) {
 		return 0, nil
 	}
 	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.wmu.Lock()
+	pending := c.pending
+	c.deferring, c.pending = false, c.pending[:0]
+	if len(pending) > 0 {
+		return c.sendAndRead(pending, b) // unlocks wmu
+	}
+	c.wmu.Unlock()
 	c.rbuf, c.rn, c.rerr = b, 0, 0
 	err := c.rc.Read(c.read)
 	n, errno := c.rn, c.rerr
 	c.rbuf = nil
-	c.rmu.Unlock()
 	switch {
 	case err != nil:
 		return 0, c.opError("read", unwrapRaw(err))
@@ -70,8 +100,74 @@ func (c *Conn) Read(b []byte) (int, error) {
 	return n, nil
 }
 
+// sendAndRead sends the held bytes inside a read operation, then waits for
+// and reads the answer into b. Held bytes that meet a full socket are sent
+// the ordinary way and the read made after them. It is called with both
+// locks held and unlocks c.wmu.
+func (c *Conn) sendAndRead(pending, b []byte) (int, error) {
+	c.wbuf, c.wn, c.werr, c.sendBlocked = pending, 0, 0, false
+	c.rbuf, c.rn, c.rerr = b, 0, 0
+	err := c.rc.Read(c.sendRead)
+	wn, werrno, blocked := c.wn, c.werr, c.sendBlocked
+	n, errno := c.rn, c.rerr
+	c.wbuf, c.rbuf = nil, nil
+	c.wmu.Unlock()
+	switch {
+	case err != nil:
+		return 0, c.opError("read", unwrapRaw(err))
+	case werrno != 0:
+		return 0, c.opError("write", os.NewSyscallError("write", werrno))
+	case blocked:
+		if _, err := c.writeHeld(pending[wn:]); err != nil {
+			return 0, err
+		}
+		c.rbuf, c.rn, c.rerr = b, 0, 0
+		err := c.rc.Read(c.read)
+		n, errno = c.rn, c.rerr
+		c.rbuf = nil
+		if err != nil {
+			return 0, c.opError("read", unwrapRaw(err))
+		}
+	}
+	switch {
+	case errno != 0:
+		return 0, c.opError("read", os.NewSyscallError("read", errno))
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// sendThenRead is sendAndRead's callback: on its first call it sends the
+// held bytes and asks to wait; after that it reads.
+func (c *Conn) sendThenRead(fd uintptr) bool {
+	if c.wn < len(c.wbuf) {
+		if !c.writeAll(fd) {
+			c.sendBlocked = true
+			return true // finish the send outside the read operation
+		}
+		if c.werr != 0 {
+			return true
+		}
+		return false // sent: wait for the answer
+	}
+	return c.readOnce(fd)
+}
+
 // Write writes all of b, waiting on the poller while the socket is full.
 func (c *Conn) Write(b []byte) (int, error) {
+	c.wmu.Lock()
+	if c.deferring {
+		c.pending = append(c.pending, b...)
+		c.wmu.Unlock()
+		return len(b), nil
+	}
+	c.wmu.Unlock()
+	return c.writeHeld(b)
+}
+
+// writeHeld writes all of b now.
+func (c *Conn) writeHeld(b []byte) (int, error) {
 	c.wmu.Lock()
 	c.wbuf, c.wn, c.werr = b, 0, 0
 	err := c.rc.Write(c.write)
