@@ -15,6 +15,10 @@
 // its P: the thread is busy on a CPU either way, and the scheduler sees a
 // goroutine that runs.
 //
+// Conn.DeferWritesToRead holds a request's writes for the read of its
+// answer, which sends them inside the read operation and then waits,
+// without the read that would find nothing yet.
+//
 // Everything else stays net's: deadlines, close, addresses and the poller
 // wait, through (*net.TCPConn).SyscallConn. Conn embeds the *net.TCPConn,
 // so SetLinger, CloseWrite and SyscallConn keep working. Only unix has the
