@@ -29,6 +29,9 @@ type h1Conn struct {
 
 	idleAt int64 // mono time it was parked
 	reused bool  // it came from the idle stack, so the upstream may have closed it
+	// briefIdle: new, or idle for less than maxIdleToHold, so its upstream
+	// is unlikely to have closed it (see roundTrip).
+	briefIdle bool
 	// readAt is the read deadline armed on raw (Unix ns), or 0. A request
 	// without a body leaves it armed after a response read whole from the
 	// buffer, for the next request on the connection to reuse.
@@ -117,12 +120,16 @@ func (c *h1Conn) roundTrip(req *http.Request, headerTimeout time.Duration, head 
 	}
 
 	hasBody := req.Body != nil && req.Body != http.NoBody
-	if d, ok := c.raw.(writeDeferrer); ok && !hasBody && idempotent(req) {
+	if d, ok := c.raw.(writeDeferrer); ok && !hasBody && idempotent(req) && c.briefIdle {
 		// The head goes out with the first read of the response
-		// (rawio.Conn.DeferWritesToRead): one system call fewer. Only a
-		// request that may be sent again is held, since an upstream
-		// that closed the connection while it sat idle is then found
-		// by the reset its answer brings, not before the send.
+		// (rawio.Conn.DeferWritesToRead): one system call fewer. An
+		// upstream that closed the connection while it sat idle is
+		// then found by the reset its answer brings, not by the EOF
+		// the read would have found at once; a firewall that drops
+		// the answer would leave the request to the header timeout.
+		// So only a request that may be sent again is held, and only
+		// on a connection idle too briefly for an upstream's idle
+		// timeout to have closed it.
 		d.DeferWritesToRead()
 	}
 	bw := getWriter(c)

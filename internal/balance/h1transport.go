@@ -235,9 +235,17 @@ func (t *h1Transport) popIdle(hc *hostConns) *h1Conn {
 	}
 	if c != nil {
 		c.reused = true
+		c.briefIdle = now-c.idleAt < int64(maxIdleToHold)
 	}
 	return c
 }
+
+// maxIdleToHold is how long a connection may have sat idle for a request
+// on it to be sent with the read of its answer (h1Conn.roundTrip): well
+// under any server's keep-alive timeout (Node's is 5 s, Apache's 5 s,
+// nginx's 75 s, rampart's 120 s), and far longer than a busy pool keeps a
+// connection idle.
+const maxIdleToHold = time.Second
 
 // dial opens a new connection to hc's upstream, with TLS when hc has it.
 func (t *h1Transport) dial(ctx context.Context, hc *hostConns) (*h1Conn, error) {
@@ -246,7 +254,7 @@ func (t *h1Transport) dial(ctx context.Context, hc *hostConns) (*h1Conn, error) 
 		return nil, err // a *net.OpError with Op "dial": nothing was sent
 	}
 	raw = rawio.Wrap(raw) // reads and writes without the scheduler's system call hand-off
-	c := &h1Conn{t: t, hc: hc, raw: raw, nc: raw}
+	c := &h1Conn{t: t, hc: hc, raw: raw, nc: raw, briefIdle: true}
 	if hc.tls != nil {
 		tc := tls.Client(raw, hc.tls)
 		hctx, cancel := context.WithTimeout(ctx, t.handshakeTimeout)

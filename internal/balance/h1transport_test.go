@@ -753,3 +753,125 @@ func TestH1TransportHeaderTimeoutOnAReusedConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestH1TransportHoldsRequestsOnlyOnBrieflyIdleConnections: a connection
+// idle for maxIdleToHold or longer may have been closed by its upstream, so
+// a request on it is not held for the read of its answer (its EOF is then
+// seen at once); a new one or one idle briefly may be.
+func TestH1TransportHoldsRequestsOnlyOnBrieflyIdleConnections(t *testing.T) {
+	u := newCountedServer(t, upstreamHandler, nil)
+	p := newPool(t, Config{Retries: -1}, u.addr())
+	srv, client := front(t, p)
+	exchange{path: "/small", wantBody: "hello"}.do(t, client, srv.URL)
+	tr := p.transport.h1
+	var hc *hostConns
+	tr.mu.Lock()
+	for k, h := range tr.hosts {
+		if k.addr == u.addr() {
+			hc = h
+		}
+	}
+	if hc == nil || len(hc.idle) != 1 {
+		tr.mu.Unlock()
+		t.Fatal("want one idle connection after a request")
+	}
+	c := hc.idle[0]
+	c.idleAt = mono() - int64(maxIdleToHold) - 1
+	tr.mu.Unlock()
+	if got := tr.popIdle(hc); got != c || got.briefIdle {
+		t.Fatalf("a connection idle for over %v: briefIdle %v, want false", maxIdleToHold, got.briefIdle)
+	}
+	tr.putIdle(c)
+	if got := tr.popIdle(hc); got != c || !got.briefIdle {
+		t.Fatalf("a connection idle a moment: briefIdle %v, want true", got.briefIdle)
+	}
+	tr.putIdle(c)
+}
+
+// halfClosingUpstream answers one request per connection, then sends its
+// FIN but keeps the socket open, reading and ignoring what comes: a
+// connection closed by its upstream whose later bytes bring no reset, as
+// when a firewall drops them. It returns the address and how many
+// connections it accepted.
+func halfClosingUpstream(t *testing.T) (string, *atomic.Int64) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var open []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			mu.Lock()
+			open = append(open, c)
+			mu.Unlock()
+			wg.Go(func() {
+				br := bufio.NewReader(c)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line == "\r\n" {
+						break
+					}
+				}
+				c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"))
+				c.(*net.TCPConn).CloseWrite()
+				io.Copy(io.Discard, c)
+			})
+		}
+	})
+	return ln.Addr().String(), &conns
+}
+
+// TestH1TransportLongIdleConnectionIsNotHeld: a GET on a connection that
+// sat idle for maxIdleToHold, which its upstream closed without a reset to
+// come, finds the EOF at once and goes again on a new connection, instead
+// of waiting for the header timeout with its head held for a read.
+func TestH1TransportLongIdleConnectionIsNotHeld(t *testing.T) {
+	addr, conns := halfClosingUpstream(t)
+	p := newPool(t, Config{Retries: -1, ResponseHeaderTimeout: 10 * time.Second}, addr)
+	srv, client := front(t, p)
+	exchange{path: "/small", wantBody: "hello"}.do(t, client, srv.URL)
+	time.Sleep(50 * time.Millisecond) // the FIN is in
+	tr := p.transport.h1
+	tr.mu.Lock()
+	n := 0
+	for k, hc := range tr.hosts {
+		if k.addr == addr {
+			for _, c := range hc.idle {
+				c.idleAt = mono() - int64(maxIdleToHold) - 1
+				n++
+			}
+		}
+	}
+	tr.mu.Unlock()
+	if n == 0 {
+		t.Fatal("no idle connection to age")
+	}
+	start := time.Now()
+	exchange{path: "/small", wantBody: "hello"}.do(t, client, srv.URL)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("the GET on a long-idle closed connection took %v", d)
+	}
+	if c := conns.Load(); c < 2 {
+		t.Fatalf("upstream accepted %d connections, want a new one for the second GET", c)
+	}
+}
