@@ -13,6 +13,7 @@ import (
 	"net/textproto"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -265,21 +266,49 @@ func TestDirectProxyStreamsAndAborts(t *testing.T) {
 // rawUpstream answers every request on every connection with reply, then
 // closes the connection.
 func rawUpstream(t *testing.T, reply string) string {
+	addr, _ := scriptedUpstream(t, func(c net.Conn) { io.WriteString(c, reply) })
+	return addr
+}
+
+// scriptedUpstream reads one request head on each connection it accepts,
+// runs answer, then closes the connection; the test's cleanup closes those
+// still open. It returns the address and how many connections it accepted.
+func scriptedUpstream(t *testing.T, answer func(c net.Conn)) (string, *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var conns atomic.Int64
 	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	var mu sync.Mutex
+	open := map[net.Conn]struct{}{}
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
 	wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			conns.Add(1)
+			mu.Lock()
+			open[c] = struct{}{}
+			mu.Unlock()
 			wg.Go(func() {
-				defer c.Close()
+				defer func() {
+					mu.Lock()
+					delete(open, c)
+					mu.Unlock()
+					c.Close()
+				}()
 				br := bufio.NewReader(c)
 				for {
 					line, err := br.ReadString('\n')
@@ -290,11 +319,11 @@ func rawUpstream(t *testing.T, reply string) string {
 						break
 					}
 				}
-				io.WriteString(c, reply)
+				answer(c)
 			})
 		}
 	})
-	return ln.Addr().String()
+	return ln.Addr().String(), &conns
 }
 
 // TestUnaskedSwitchIsAnAnswer: an upstream that switches protocols on a

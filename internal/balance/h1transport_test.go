@@ -794,51 +794,11 @@ func TestH1TransportHoldsRequestsOnlyOnBrieflyIdleConnections(t *testing.T) {
 // when a firewall drops them. It returns the address and how many
 // connections it accepted.
 func halfClosingUpstream(t *testing.T) (string, *atomic.Int64) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns atomic.Int64
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var open []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range open {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
+	return scriptedUpstream(t, func(c net.Conn) {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+		c.(*net.TCPConn).CloseWrite()
+		io.Copy(io.Discard, c)
 	})
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			mu.Lock()
-			open = append(open, c)
-			mu.Unlock()
-			wg.Go(func() {
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if line == "\r\n" {
-						break
-					}
-				}
-				c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"))
-				c.(*net.TCPConn).CloseWrite()
-				io.Copy(io.Discard, c)
-			})
-		}
-	})
-	return ln.Addr().String(), &conns
 }
 
 // TestH1TransportLongIdleConnectionIsNotHeld: a GET on a connection that
