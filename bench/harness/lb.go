@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/rampart-dev/rampart/internal/rawio"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/balance"
 	"github.com/rampart-dev/rampart/internal/lb"
 	"github.com/rampart-dev/rampart/internal/pki"
+	"github.com/rampart-dev/rampart/internal/rawio"
 	"github.com/rampart-dev/rampart/internal/serve"
 )
 

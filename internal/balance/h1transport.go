@@ -5,12 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/rampart-dev/rampart/internal/rawio"
 	"net"
 	"net/http"
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/rampart-dev/rampart/internal/rawio"
 )
 
 // h1Transport is the pool's own HTTP/1.1 path to its upstreams. It exists

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"github.com/rampart-dev/rampart/internal/rawio"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/firewall"
 	"github.com/rampart-dev/rampart/internal/lb"
 	"github.com/rampart-dev/rampart/internal/pki"
+	"github.com/rampart-dev/rampart/internal/rawio"
 	"github.com/rampart-dev/rampart/internal/topology"
 )
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -29,7 +30,9 @@ type Conn struct {
 	werr  syscall.Errno
 	read  func(fd uintptr) bool // c.readOnce, bound once so that no call allocates
 	write func(fd uintptr) bool // c.writeAll
-	// Writes held for the next Read (DeferWritesToRead).
+	// Writes held for the next Read (DeferWritesToRead). armed lets a Read
+	// that has nothing held skip c.wmu.
+	armed       atomic.Bool
 	deferring   bool
 	pending     []byte
 	sendRead    func(fd uintptr) bool // c.sendThenRead
@@ -68,6 +71,7 @@ func Wrap(c net.Conn) net.Conn {
 func (c *Conn) DeferWritesToRead() {
 	c.wmu.Lock()
 	c.deferring = true
+	c.armed.Store(true)
 	c.wmu.Unlock()
 }
 
@@ -78,13 +82,16 @@ func (c *Conn) Read(b []byte) (int, error) {
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	c.wmu.Lock()
-	pending := c.pending
-	c.deferring, c.pending = false, c.pending[:0]
-	if len(pending) > 0 {
-		return c.sendAndRead(pending, b) // unlocks wmu
+	if c.armed.Load() {
+		c.wmu.Lock()
+		pending := c.pending
+		c.deferring, c.pending = false, c.pending[:0]
+		c.armed.Store(false)
+		if len(pending) > 0 {
+			return c.sendAndRead(pending, b) // unlocks wmu
+		}
+		c.wmu.Unlock()
 	}
-	c.wmu.Unlock()
 	c.rbuf, c.rn, c.rerr = b, 0, 0
 	err := c.rc.Read(c.read)
 	n, errno := c.rn, c.rerr
