@@ -52,3 +52,41 @@ func parseStat(s string) (pgrp int, ticks int64, ok bool) {
 	}
 	return g, u + st, true
 }
+
+// machineTime returns how long all of the machine's CPUs have been idle
+// (idle plus iowait) and busy (every other state) since boot, from the
+// first line of /proc/stat. Unlike groupCPU it also counts what no
+// process is charged for: the kernel's softirq work (on loopback, most of
+// the receiving side of TCP) and the time the CPUs sat idle while
+// requests were in flight, which is latency no process shows as CPU.
+func machineTime() (idle, busy time.Duration) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	idle, busy, _ = parseMachineStat(line)
+	return idle, busy
+}
+
+// parseMachineStat reads the "cpu" line of /proc/stat: user, nice,
+// system, idle, iowait, irq, softirq, steal, in ticks. Guest time is
+// already inside user and nice, so it is not added again.
+func parseMachineStat(line string) (idle, busy time.Duration, ok bool) {
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, false
+	}
+	var ticks [8]int64
+	for i := range ticks {
+		v, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		ticks[i] = v
+	}
+	tick := func(n int64) time.Duration { return time.Duration(n) * time.Second / userHZ }
+	idleTicks := ticks[3] + ticks[4]
+	busyTicks := ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]
+	return tick(idleTicks), tick(busyTicks), true
+}

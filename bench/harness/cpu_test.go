@@ -32,3 +32,29 @@ func TestGroupCPUCountsThisProcessWork(t *testing.T) {
 		}
 	}
 }
+
+func TestParseMachineStatSplitsIdleFromBusy(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	idle, busy, ok := parseMachineStat("cpu  1000 10 500 300 20 0 170 0 40 0")
+	if !ok || idle != 3200*time.Millisecond || busy != 16800*time.Millisecond {
+		t.Errorf("parseMachineStat = %v, %v, %v; want 3.2s idle (idle+iowait) and 16.8s busy (guest not counted twice)", idle, busy, ok)
+	}
+	if _, _, ok := parseMachineStat("cpu0 1 2 3 4 5 6 7 8"); ok {
+		t.Error("a per-CPU line was taken for the machine's total")
+	}
+}
+
+func TestMachineTimeMovesWithTheClock(t *testing.T) {
+	idle0, busy0 := machineTime()
+	for start := time.Now(); time.Since(start) < 200*time.Millisecond; {
+	}
+	idle1, busy1 := machineTime()
+	// This process spun for 200ms on one CPU, so the machine's CPUs
+	// together accounted for at least that much time, busy or idle.
+	if moved := (idle1 - idle0) + (busy1 - busy0); moved < 150*time.Millisecond {
+		t.Errorf("/proc/stat moved %v over 200ms of spinning", moved)
+	}
+	if busy1-busy0 < 100*time.Millisecond {
+		t.Errorf("200ms of spinning counted as %v busy", busy1-busy0)
+	}
+}

@@ -21,6 +21,22 @@ type Measurement struct {
 	// CPU is the user plus system time the peer's processes spent during
 	// the run; CPU over Requests is its cost per request.
 	CPU time.Duration
+	// MachineIdle and MachineBusy are how long all of the machine's CPUs
+	// together sat idle and worked during the run: the load generator,
+	// the backends and the kernel's softirq work as well as the peer.
+	MachineIdle, MachineBusy time.Duration
+}
+
+// IdleShare is the part of the machine's CPU time that sat idle during
+// the run, or -1 when unknown. On a machine the load saturates, idle CPU
+// is time a request spent waiting for a process to be woken or moved to
+// a free CPU.
+func (m Measurement) IdleShare() float64 {
+	total := m.MachineIdle + m.MachineBusy
+	if total <= 0 {
+		return -1
+	}
+	return float64(m.MachineIdle) / float64(total)
 }
 
 // CPUPerRequest is CPU over Requests, or zero when unknown.

@@ -29,6 +29,9 @@ type Summary struct {
 	Errors   int64         // over all runs
 	// CPUPerReq is the median CPU time the peer spent per request.
 	CPUPerReq time.Duration
+	// IdleShare is the median share of the machine's CPU time that sat
+	// idle during the peer's runs, or -1 when unknown.
+	IdleShare float64
 }
 
 // Summarize reduces runs to one median per (scenario, peer), in the order of
@@ -38,7 +41,7 @@ func Summarize(scenarios []Scenario, runs []Sample) []Summary {
 	var out []Summary
 	for _, s := range scenarios {
 		for _, p := range s.Peers {
-			var rps []float64
+			var rps, idle []float64
 			var p50, p99, cpu []time.Duration
 			var errs int64
 			for _, r := range runs {
@@ -49,13 +52,20 @@ func Summarize(scenarios []Scenario, runs []Sample) []Summary {
 				p50 = append(p50, r.P50)
 				p99 = append(p99, r.P99)
 				cpu = append(cpu, r.CPUPerRequest())
+				if share := r.IdleShare(); share >= 0 {
+					idle = append(idle, share)
+				}
 				errs += r.Errors
 			}
 			if len(rps) == 0 {
 				continue
 			}
-			out = append(out, Summary{Scenario: s.Name, Peer: p, Runs: len(rps),
-				RPS: median(rps), P50: median(p50), P99: median(p99), Errors: errs, CPUPerReq: median(cpu)})
+			sum := Summary{Scenario: s.Name, Peer: p, Runs: len(rps),
+				RPS: median(rps), P50: median(p50), P99: median(p99), Errors: errs, CPUPerReq: median(cpu), IdleShare: -1}
+			if len(idle) > 0 {
+				sum.IdleShare = median(idle)
+			}
+			out = append(out, sum)
 		}
 	}
 	return out
@@ -163,19 +173,19 @@ func roundByRound(what string, ratios []float64) string {
 
 // WriteRunsCSV writes every run, one row each.
 func WriteRunsCSV(path string, runs []Sample) error {
-	rows := [][]string{{"round", "scenario", "peer", "requests", "seconds", "req_per_s", "p50_ms", "p99_ms", "errors", "cpu_seconds", "cpu_us_per_req"}}
+	rows := [][]string{{"round", "scenario", "peer", "requests", "seconds", "req_per_s", "p50_ms", "p99_ms", "errors", "cpu_seconds", "cpu_us_per_req", "machine_idle_pct"}}
 	for _, r := range runs {
 		rows = append(rows, []string{strconv.Itoa(r.Round), r.Scenario, r.Peer,
 			strconv.FormatFloat(r.Requests, 'f', 0, 64), strconv.FormatFloat(r.Elapsed.Seconds(), 'f', 3, 64),
 			strconv.FormatFloat(r.RPS, 'f', 1, 64), ms(r.P50), ms(r.P99), strconv.FormatInt(r.Errors, 10),
-			strconv.FormatFloat(r.CPU.Seconds(), 'f', 2, 64), us(r.CPUPerRequest())})
+			strconv.FormatFloat(r.CPU.Seconds(), 'f', 2, 64), us(r.CPUPerRequest()), pct(r.IdleShare())})
 	}
 	return writeCSV(path, rows)
 }
 
 // WriteSummaryCSV writes the medians and, for each, the base's ratio to it.
 func WriteSummaryCSV(path string, scenarios []Scenario, sums []Summary) error {
-	rows := [][]string{{"scenario", "peer", "runs", "req_per_s", "p50_ms", "p99_ms", "errors", "cpu_us_per_req", "base", "base_ratio"}}
+	rows := [][]string{{"scenario", "peer", "runs", "req_per_s", "p50_ms", "p99_ms", "errors", "cpu_us_per_req", "base", "base_ratio", "machine_idle_pct"}}
 	ratios := Ratios(scenarios, sums)
 	for _, s := range sums {
 		base, ratio := "", ""
@@ -185,7 +195,7 @@ func WriteSummaryCSV(path string, scenarios []Scenario, sums []Summary) error {
 			}
 		}
 		rows = append(rows, []string{s.Scenario, s.Peer, strconv.Itoa(s.Runs), strconv.FormatFloat(s.RPS, 'f', 1, 64),
-			ms(s.P50), ms(s.P99), strconv.FormatInt(s.Errors, 10), us(s.CPUPerReq), base, ratio})
+			ms(s.P50), ms(s.P99), strconv.FormatInt(s.Errors, 10), us(s.CPUPerReq), base, ratio, pct(s.IdleShare)})
 	}
 	return writeCSV(path, rows)
 }
@@ -218,6 +228,22 @@ func us(d time.Duration) string {
 		return ""
 	}
 	return strconv.FormatFloat(float64(d)/1e3, 'f', 1, 64)
+}
+
+// pct renders a share in percent for CSV; empty when unknown.
+func pct(share float64) string {
+	if share < 0 {
+		return ""
+	}
+	return strconv.FormatFloat(share*100, 'f', 2, 64)
+}
+
+// percent renders a share for people; "-" when unknown.
+func percent(share float64) string {
+	if share < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", share*100)
 }
 
 // human renders a latency for the table.
@@ -335,6 +361,13 @@ func Goals(sums []Summary, runs []Sample) []string {
 			// least: what each request costs the proxy.
 			out = append(out, fmt.Sprintf("(for information) keep-alive CPU per request: %s vs HAProxy's %s (%.2fx)", human(r.CPUPerReq), human(h.CPUPerReq),
 				float64(r.CPUPerReq)/float64(h.CPUPerReq)))
+		}
+		if r.IdleShare >= 0 && h.IdleShare >= 0 {
+			// The machine is saturated by the load, so CPU left idle is
+			// time requests waited for a process to be woken or moved to
+			// the free CPU: latency that no CPU figure shows.
+			out = append(out, fmt.Sprintf("(for information) keep-alive machine CPU left idle: %s with rampart vs %s with HAProxy",
+				percent(r.IdleShare), percent(h.IdleShare)))
 		}
 	}
 	t, ok1 := find("reencrypt", PeerRampart)

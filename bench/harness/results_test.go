@@ -203,3 +203,33 @@ func TestMonitoringCPUPerRequestGivesTheCPUBoundLoss(t *testing.T) {
 		t.Errorf("goals:\n%s\nwant %q", goals, want)
 	}
 }
+
+func TestKeepAliveGoalsReportTheMachineIdleMedian(t *testing.T) {
+	withIdle := func(s Sample, idleMs int) Sample {
+		s.MachineIdle = time.Duration(idleMs) * time.Millisecond
+		s.MachineBusy = time.Second - s.MachineIdle
+		return s
+	}
+	runs := []Sample{
+		withIdle(sample(1, "keepalive", PeerHAProxy, 1000, 5), 10),
+		withIdle(sample(1, "keepalive", PeerRampart, 1000, 5), 40),
+		withIdle(sample(2, "keepalive", PeerHAProxy, 1000, 5), 5),
+		withIdle(sample(2, "keepalive", PeerRampart, 1000, 5), 30),
+		withIdle(sample(3, "keepalive", PeerHAProxy, 1000, 5), 7),
+		sample(3, "keepalive", PeerRampart, 1000, 5), // no /proc/stat: left out of the median
+	}
+	sums := Summarize(testScenarios[:1], runs)
+	if sums[0].IdleShare != 0.007 || sums[1].IdleShare != 0.035 {
+		t.Errorf("idle shares %v and %v, want the medians 0.007 and 0.035", sums[0].IdleShare, sums[1].IdleShare)
+	}
+	goals := strings.Join(Goals(sums, runs), "\n")
+	if !strings.Contains(goals, "machine CPU left idle: 3.5% with rampart vs 0.7% with HAProxy") {
+		t.Errorf("goals lack the idle line:\n%s", goals)
+	}
+	if got := Summarize(testScenarios[:1], testSamples)[0].IdleShare; got != -1 {
+		t.Errorf("idle share without /proc/stat = %v, want -1 (unknown)", got)
+	}
+	if goals := strings.Join(Goals(Summarize(testScenarios[:1], testSamples), testSamples), "\n"); strings.Contains(goals, "left idle") {
+		t.Errorf("an unknown idle share was reported:\n%s", goals)
+	}
+}

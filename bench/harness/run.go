@@ -196,8 +196,8 @@ func Run(ctx context.Context, o Options) (err error) {
 				writeLog(filepath.Join(b.logDir, fmt.Sprintf("load-r%d-%s-%s.txt", round+1, s.Name, name)), out)
 				runs = append(runs, Sample{Round: round + 1, Scenario: s.Name, Peer: name, Measurement: m})
 				eta := time.Duration(float64(time.Since(started)) / float64(n) * float64(total-n)).Round(time.Second)
-				fmt.Fprintf(o.Stdout, "[%2d/%d] round %d %-10s %-17s %9.0f req/s  p50 %-8s p99 %-8s CPU/req %-7s errors %d  (eta %v)\n",
-					n, total, round+1, s.Name, name, m.RPS, human(m.P50), human(m.P99), human(m.CPUPerRequest()), m.Errors, eta)
+				fmt.Fprintf(o.Stdout, "[%2d/%d] round %d %-10s %-17s %9.0f req/s  p50 %-8s p99 %-8s CPU/req %-7s idle %-5s errors %d  (eta %v)\n",
+					n, total, round+1, s.Name, name, m.RPS, human(m.P50), human(m.P99), human(m.CPUPerRequest()), percent(m.IdleShare()), m.Errors, eta)
 			}
 		}
 	}
@@ -482,12 +482,15 @@ func (b *bench) load(ctx context.Context, s Scenario, p *peer, d time.Duration) 
 	}
 	pgid := p.proc.cmd.Process.Pid
 	cpu := groupCPU(pgid)
+	idle, busy := machineTime()
 	if s.Handshakes {
 		m, out, err = runStime(ctx, b.openssl, stimeArgs(p.addr, s.Path, d), b.o.HandshakeClients)
 	} else {
 		m, out, err = runWrk(ctx, b.wrk, wrkArgs("https://"+p.addr+s.Path, d, b.o.Threads, b.o.Connections, s.Close))
 	}
 	m.CPU = groupCPU(pgid) - cpu
+	idle1, busy1 := machineTime()
+	m.MachineIdle, m.MachineBusy = idle1-idle, busy1-busy
 	if dead := alive(p.proc)(); dead != nil {
 		return m, out, dead
 	}
