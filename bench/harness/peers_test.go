@@ -1,10 +1,15 @@
 package harness
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func testPeerConf(t *testing.T, certs Certs, name string) peerConf {
@@ -64,5 +69,86 @@ func TestPeerConfigsAreAcceptedByThePeers(t *testing.T) {
 				t.Fatalf("%s rejects its config: %v\n%s", name, err, out)
 			}
 		})
+	}
+}
+
+func TestNginxBackendConfigServesTheGoBackendsBodiesAndHeaders(t *testing.T) {
+	cfg := nginxBackendConfig("web-2", "127.0.0.1:18082", "/out/conf/backend-web-2")
+	small := strings.TrimSuffix(string(fill(SmallBodySize)), "\n")
+	for _, want := range []string{
+		"listen 127.0.0.1:18082;",
+		"add_header " + HeaderBackend + " web-2 always;",
+		"add_header " + HeaderBackendProto + " http always;",
+		`return 200 "` + small + `\n";`,
+		"location = " + PathLarge + " {\n\t\t\talias /out/conf/backend-web-2/large.txt;",
+		"keepalive_requests 1000000;",
+		"worker_processes 1;",
+	} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("nginx backend config lacks %q:\n%s", want, cfg)
+		}
+	}
+}
+
+// TestNginxBackendAnswersLikeTheGoBackend runs the nginx backend the harness
+// writes and checks, as the preflight will, each path's body and headers.
+func TestNginxBackendAnswersLikeTheGoBackend(t *testing.T) {
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		t.Skip("nginx is not installed (bench/run installs it)")
+	}
+	addrs, err := freePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "backend-web-1")
+	conf, err := writeNginxBackend("web-1", addrs[0], dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := startProc("web-1", filepath.Join(t.TempDir(), "web-1.log"), nil, bin, "-p", dir, "-c", conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.stop(5 * time.Second)
+	c := &http.Client{Timeout: time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := waitReady(ctx, c, "http://"+addrs[0]+PathHealth, alive(p)); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]byte{PathSmall: fill(SmallBodySize), PathLarge: fill(LargeBodySize), PathHealth: fill(SmallBodySize)}
+	for path, body := range want {
+		resp, err := c.Get("http://" + addrs[0] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !bytes.Equal(got, body) {
+			t.Errorf("GET %s: %d, %d bytes; want 200 and the Go backend's %d bytes", path, resp.StatusCode, len(got), len(body))
+		}
+		if resp.Header.Get(HeaderBackend) != "web-1" || resp.Header.Get(HeaderBackendProto) != "http" {
+			t.Errorf("GET %s: headers %v, want %s web-1 and %s http", path, resp.Header, HeaderBackend, HeaderBackendProto)
+		}
+	}
+}
+
+func TestNginxBackendsLeaveOutReencryptUnlessAskedFor(t *testing.T) {
+	all, err := selectScenarios(nil, map[string]bool{PeerHAProxy: true, PeerRampart: true, PeerRampartReencrypt: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := withoutReencrypt(all, true)
+	if err != nil || len(got) != len(all)-1 {
+		t.Fatalf("by default: %d scenarios, %v; want all %d but reencrypt", len(got), err, len(all)-1)
+	}
+	for _, s := range got {
+		if s.Name == "reencrypt" {
+			t.Error("reencrypt kept with nginx backends")
+		}
+	}
+	if _, err := withoutReencrypt(all, false); err == nil || !strings.Contains(err.Error(), "mutual-TLS") {
+		t.Errorf("reencrypt asked for by name with nginx backends: error %v, want one naming the missing mutual-TLS listener", err)
 	}
 }

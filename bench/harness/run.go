@@ -32,8 +32,11 @@ type Options struct {
 	// once in the full-handshake scenario (each makes one connection at a
 	// time).
 	HandshakeClients int
-	Peers            []string // third-party peers to include; nil means all
-	Scenarios        []string // scenarios to run; nil means all
+	// Backends is the backends' kind: BackendsGo (the default when empty)
+	// or BackendsNginx.
+	Backends  string
+	Peers     []string // third-party peers to include; nil means all
+	Scenarios []string // scenarios to run; nil means all
 	// Profile takes a CPU profile of rampart's lb in every scenario it leads,
 	// in extra runs after the measured ones.
 	Profile bool
@@ -71,6 +74,13 @@ func (o *Options) check() error {
 	}
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
+	}
+	switch o.Backends {
+	case "":
+		o.Backends = BackendsGo
+	case BackendsGo, BackendsNginx:
+	default:
+		return fmt.Errorf("unknown backends %q (want %s or %s)", o.Backends, BackendsGo, BackendsNginx)
 	}
 	if o.Peers == nil {
 		o.Peers = ThirdParty
@@ -130,6 +140,14 @@ func Run(ctx context.Context, o Options) (err error) {
 	scenarios, err := selectScenarios(o.Scenarios, enabled)
 	if err != nil {
 		return err
+	}
+	if o.Backends == BackendsNginx {
+		if scenarios, err = withoutReencrypt(scenarios, o.Scenarios == nil); err != nil {
+			return err
+		}
+		if o.Scenarios == nil {
+			fmt.Fprintln(o.Stdout, "bench: reencrypt left out: nginx backends have no mutual-TLS listener")
+		}
 	}
 	// Only the peers a selected scenario loads are started, so a run of one
 	// scenario shares the machine with nothing else.
@@ -334,6 +352,7 @@ func alive(p *proc) func() error {
 
 // startBackends starts the two identical backends, each with a plain and an
 // mTLS listener, and waits for them.
+// With nginx backends there is no mTLS listener and mtls is nil.
 func (b *bench) startBackends(ctx context.Context) (plain, mtls []string, err error) {
 	addrs, err := freePorts(2 * len(BackendNames))
 	if err != nil {
@@ -342,8 +361,22 @@ func (b *bench) startBackends(ctx context.Context) (plain, mtls []string, err er
 	c := &http.Client{Timeout: time.Second}
 	for i, name := range BackendNames {
 		plainAddr, tlsAddr := addrs[2*i], addrs[2*i+1]
-		p, err := b.start(name, nil, b.o.Self, "backend", "--name", name, "--listen", plainAddr,
-			"--tls-listen", tlsAddr, "--pki", b.certs.Dir, "--allow", LBName)
+		var p *proc
+		if b.o.Backends == BackendsNginx {
+			var conf string
+			if conf, err = writeNginxBackend(name, plainAddr, filepath.Join(b.o.Out, "conf", "backend-"+name)); err != nil {
+				return nil, nil, err
+			}
+			bin, lerr := exec.LookPath("nginx")
+			if lerr != nil {
+				return nil, nil, fmt.Errorf("--backends nginx: %w (bench/run installs it)", lerr)
+			}
+			p, err = b.start(name, nil, bin, "-p", filepath.Dir(conf), "-c", conf)
+			tlsAddr = ""
+		} else {
+			p, err = b.start(name, nil, b.o.Self, "backend", "--name", name, "--listen", plainAddr,
+				"--tls-listen", tlsAddr, "--pki", b.certs.Dir, "--allow", LBName)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
@@ -353,7 +386,10 @@ func (b *bench) startBackends(ctx context.Context) (plain, mtls []string, err er
 		if err != nil {
 			return nil, nil, fmt.Errorf("backend %s: %w", name, err)
 		}
-		plain, mtls = append(plain, plainAddr), append(mtls, tlsAddr)
+		plain = append(plain, plainAddr)
+		if tlsAddr != "" {
+			mtls = append(mtls, tlsAddr)
+		}
 	}
 	return plain, mtls, nil
 }
@@ -696,7 +732,15 @@ func (b *bench) machine() string {
 		l1 = loadF[0]
 	}
 	return fmt.Sprintf("%s, %d CPUs, %s, Linux %s, %s, load average %s at start",
-		cpu, runtime.NumCPU(), osName, strings.TrimSpace(string(kernel)), runtime.Version(), l1) + memory()
+		cpu, runtime.NumCPU(), osName, strings.TrimSpace(string(kernel)), runtime.Version(), l1) + memory() + b.backendKind()
+}
+
+// backendKind says which backends the peers proxy to.
+func (b *bench) backendKind() string {
+	if b.o.Backends == BackendsNginx {
+		return ", backends: nginx " + toolVersion("nginx", "-v") + ", one worker each"
+	}
+	return ", backends: rampart-bench backend (Go net/http)"
 }
 
 func memory() string {

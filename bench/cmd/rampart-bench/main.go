@@ -79,6 +79,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.HandshakeClients, "handshake-clients", harness.DefaultHandshakers, "parallel openssl s_time processes in the handshake scenario")
 	fs.Var(&peers, "peers", "third-party peers to include (default haproxy,nginx,caddy)")
 	fs.Var(&scenarios, "scenarios", "scenarios to run (default keepalive,resume,handshake,100k,reencrypt,monitoring)")
+	fs.StringVar(&o.Backends, "backends", harness.BackendsGo, "what the peers proxy to: go (rampart-bench backend, Go's net/http) or nginx (one worker each; no reencrypt)")
 	fs.BoolVar(&o.Profile, "profile", false, "also take CPU profiles of rampart's lb (extra runs, not in the table)")
 	if err := fs.Parse(args); err != nil {
 		return err
