@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -89,4 +90,29 @@ func parseMachineStat(line string) (idle, busy time.Duration, ok bool) {
 	idleTicks := ticks[3] + ticks[4]
 	busyTicks := ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]
 	return tick(idleTicks), tick(busyTicks), true
+}
+
+// busyBefore samples the machine's CPUs for d before anything of the
+// benchmark runs and says how busy other work kept them: a process left
+// over from an earlier run, or a neighbour, takes CPU from every peer and
+// widens every figure's spread.
+func busyBefore(d time.Duration) string {
+	idle0, busy0 := machineTime()
+	time.Sleep(d)
+	idle1, busy1 := machineTime()
+	return describeBusy(idle1-idle0, busy1-busy0)
+}
+
+// describeBusy renders the busy share of an idle and a busy time, with a
+// warning when other work held more than a tenth of the CPUs.
+func describeBusy(idle, busy time.Duration) string {
+	if idle+busy <= 0 {
+		return "CPUs busy before the run: unknown"
+	}
+	share := float64(busy) / float64(idle+busy)
+	s := fmt.Sprintf("CPUs %.0f%% busy before the run", share*100)
+	if share > 0.10 {
+		s += " (WARNING: other work is running; every figure will be noisier)"
+	}
+	return s
 }

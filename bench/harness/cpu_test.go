@@ -2,6 +2,7 @@ package harness
 
 import (
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -56,5 +57,22 @@ func TestMachineTimeMovesWithTheClock(t *testing.T) {
 	}
 	if busy1-busy0 < 100*time.Millisecond {
 		t.Errorf("200ms of spinning counted as %v busy", busy1-busy0)
+	}
+}
+
+func TestDescribeBusyWarnsWhenOtherWorkHoldsTheCPUs(t *testing.T) {
+	for _, c := range []struct {
+		idle, busy time.Duration
+		want       string
+		warn       bool
+	}{
+		{1900 * time.Millisecond, 100 * time.Millisecond, "CPUs 5% busy before the run", false},
+		{1400 * time.Millisecond, 600 * time.Millisecond, "CPUs 30% busy before the run", true},
+		{0, 0, "unknown", false},
+	} {
+		got := describeBusy(c.idle, c.busy)
+		if !strings.Contains(got, c.want) || strings.Contains(got, "WARNING") != c.warn {
+			t.Errorf("describeBusy(%v, %v) = %q; want %q, warning %v", c.idle, c.busy, got, c.want, c.warn)
+		}
 	}
 }

@@ -168,7 +168,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if b.certs, err = PreparePKI(filepath.Join(o.Out, "pki")); err != nil {
 		return err
 	}
-	meta := b.machine()
+	meta := b.machine() + ", " + busyBefore(time.Second)
 	fmt.Fprintf(o.Stdout, "bench: %s\nbench: results in %s\n", meta, o.Out)
 
 	backends, tlsBackends, err := b.startBackends(ctx)
