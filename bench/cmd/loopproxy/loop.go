@@ -67,7 +67,12 @@ func newLoop(addrs []*syscall.SockaddrInet4, first int) (*loop, error) {
 		syscall.Close(int(wake))
 		return nil, err
 	}
-	return &loop{epfd: epfd, wake: int(wake), addrs: addrs, next: first, clients: map[int]*client{},
+	// A loop's own copies: syscall.Connect writes into a Sockaddr.
+	own := make([]*syscall.SockaddrInet4, len(addrs))
+	for i, a := range addrs {
+		own[i] = &syscall.SockaddrInet4{Port: a.Port, Addr: a.Addr}
+	}
+	return &loop{epfd: epfd, wake: int(wake), addrs: own, next: first, clients: map[int]*client{},
 		upstreams: map[int]*upstream{}, idle: make([][]*upstream, len(addrs))}, nil
 }
 

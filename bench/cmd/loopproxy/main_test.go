@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -46,6 +47,112 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// startProxy runs loopproxy over the backends until the test ends and
+// returns its address and a client that trusts its certificate.
+func startProxy(t *testing.T, backends ...string) (string, *tls.Config) {
+	t.Helper()
+	certFile, keyFile, roots := selfSigned(t, t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, "127.0.0.1:0", certFile, keyFile, 2, backends, ready) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-errc:
+		case <-time.After(5 * time.Second):
+			t.Error("loopproxy did not stop within 5s")
+		}
+	})
+	select {
+	case addr := <-ready:
+		return addr, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}
+	case err := <-errc:
+		t.Fatal(err)
+	}
+	return "", nil
+}
+
+// TestLoopProxyCarriesAResponseLargerThanTheSocketBuffers has the client
+// stop reading until the proxy's socket to it is full, so the rest of the
+// response waits for EPOLLOUT, across many TLS records.
+func TestLoopProxyCarriesAResponseLargerThanTheSocketBuffers(t *testing.T) {
+	body := strings.Repeat("0123456789abcdef", 1<<19) // 8 MiB
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		io.WriteString(w, body)
+	}))
+	defer b.Close()
+	addr, cfg := startProxy(t, b.Listener.Addr().String())
+	conn, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i := 0; i < 2; i++ { // the second request proves the connection survived
+		if _, err := io.WriteString(conn, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // the proxy fills the socket and waits
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(io.LimitReader(conn, int64(len(body))+4096)), nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		if err != nil || string(got) != body {
+			t.Fatalf("request %d: %d of %d bytes (%v)", i, len(got), len(body), err)
+		}
+	}
+}
+
+// TestLoopProxyReadsARequestThatArrivesByteByByte makes every TLS record
+// reach the proxy in pieces, so each read stops mid-record: crypto/tls
+// must keep the partial record across the "would block" reads.
+func TestLoopProxyReadsARequestThatArrivesByteByByte(t *testing.T) {
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok "+r.URL.Path)
+	}))
+	defer b.Close()
+	addr, cfg := startProxy(t, b.Listener.Addr().String())
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := tls.Client(&trickle{Conn: raw}, cfg)
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	for i := 0; i < 3; i++ {
+		path := fmt.Sprintf("/slow/%d", i)
+		if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(got) != "ok "+path {
+			t.Errorf("request %d: %q, want %q", i, got, "ok "+path)
+		}
+	}
+}
+
+// trickle sends every write a few bytes at a time, pausing between them.
+type trickle struct{ net.Conn }
+
+func (c *trickle) Write(b []byte) (int, error) {
+	for i := 0; i < len(b); i += 7 {
+		if _, err := c.Conn.Write(b[i:min(i+7, len(b))]); err != nil {
+			return i, err
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	return len(b), nil
 }
 
 func TestLoopProxyServesKeepAliveRequestsFromBothBackendsAndStops(t *testing.T) {
