@@ -374,7 +374,12 @@ func Goals(sums []Summary, runs []Sample) []string {
 	e, ok2 := find("reencrypt", PeerRampartReencrypt)
 	if ok1 && ok2 && t.RPS > 0 {
 		cost := 1 - e.RPS/t.RPS
-		out = append(out, fmt.Sprintf("reencrypt costs <= 15%% of terminate's req/s: %.1f%%, %s", cost*100, verdict(cost <= 0.15)))
+		// A hair of tolerance: 1 - 850/1000 is 0.15000000000000002 in
+		// floating point, and 15.0% is within "at most 15%".
+		out = append(out, fmt.Sprintf("reencrypt costs <= 15%% of terminate's req/s: %.1f%%, %s", cost*100, verdict(cost <= 0.15+1e-9)))
+		if l := roundByRound("reencrypt / terminate req/s", RoundRatios(runs, "reencrypt", PeerRampartReencrypt, PeerRampart)); l != "" {
+			out = append(out, l)
+		}
 	}
 	off, ok1 := find("monitoring", PeerRampart)
 	on, ok2 := find("monitoring", PeerRampartMonitored)

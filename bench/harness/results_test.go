@@ -233,3 +233,19 @@ func TestKeepAliveGoalsReportTheMachineIdleMedian(t *testing.T) {
 		t.Errorf("an unknown idle share was reported:\n%s", goals)
 	}
 }
+
+func TestReencryptGoalShowsItsRounds(t *testing.T) {
+	scenarios := testScenarios[1:]
+	runs := []Sample{
+		sample(1, "reencrypt", PeerRampart, 1000, 4), sample(1, "reencrypt", PeerRampartReencrypt, 940, 4),
+		sample(2, "reencrypt", PeerRampart, 1000, 4), sample(2, "reencrypt", PeerRampartReencrypt, 760, 4),
+		sample(3, "reencrypt", PeerRampart, 1000, 4), sample(3, "reencrypt", PeerRampartReencrypt, 850, 4),
+	}
+	goals := strings.Join(Goals(Summarize(scenarios, runs), runs), "\n")
+	for _, want := range []string{"reencrypt costs <= 15% of terminate's req/s: 15.0%, met",
+		"reencrypt / terminate req/s round by round: 0.94, 0.76, 0.85 (0.76 to 0.94, median 0.85)"} {
+		if !strings.Contains(goals, want) {
+			t.Errorf("goals lack %q:\n%s", want, goals)
+		}
+	}
+}
