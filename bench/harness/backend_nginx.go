@@ -34,26 +34,8 @@ func nginxBackendConfig(name, listen, dir string) string {
 	if os.Geteuid() == 0 {
 		user = "user root;\n"
 	}
-	return fmt.Sprintf(`# Written by rampart's bench harness: backend %[1]s.
-%[10]sworker_processes 1;
-pid %[3]s/nginx.pid;
-error_log %[3]s/error.log warn;
-daemon off;
-
-events {
-	worker_connections 4096;
-}
-
-http {
-	access_log off;
-	client_body_temp_path %[3]s/tmp/body;
-	proxy_temp_path %[3]s/tmp/proxy;
-	fastcgi_temp_path %[3]s/tmp/fastcgi;
-	uwsgi_temp_path %[3]s/tmp/uwsgi;
-	scgi_temp_path %[3]s/tmp/scgi;
-	keepalive_timeout 120s;
-	keepalive_requests 1000000;
-	default_type "text/plain; charset=utf-8";
+	head := nginxHead(fmt.Sprintf("# Written by rampart's bench harness: backend %s.\n%sworker_processes 1;\n", name, user), dir)
+	return head + fmt.Sprintf(`	default_type "text/plain; charset=utf-8";
 	etag off;
 
 	server {
@@ -72,7 +54,7 @@ http {
 		}
 	}
 }
-`, name, listen, dir, HeaderBackend, HeaderBackendProto, PathSmall, small, PathHealth, PathLarge, user)
+`, name, listen, dir, HeaderBackend, HeaderBackendProto, PathSmall, small, PathHealth, PathLarge)
 }
 
 // writeNginxBackend writes backend name's config and its 100 KiB body into

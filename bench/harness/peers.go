@@ -98,15 +98,11 @@ backend web
 	return b.String()
 }
 
-// nginxConfig mirrors rampart's lb in nginx's terms. Open-source nginx has
-// no active health checks; it retries on error and timeout (its default).
-// Buffers hold a 100 KiB response in memory, so no temp file is written.
-func nginxConfig(c peerConf) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `# Written by rampart's bench harness.
-worker_processes auto;
-worker_rlimit_nofile 16384;
-pid %[1]s/nginx.pid;
+// nginxHead is the start of every nginx config the harness writes, up to
+// and inside the http block: main lines first, then pid, logs, temporary
+// files and keep-alive limits, all under dir.
+func nginxHead(main, dir string) string {
+	return main + fmt.Sprintf(`pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
 daemon off;
 
@@ -123,9 +119,18 @@ http {
 	scgi_temp_path %[1]s/tmp/scgi;
 	keepalive_timeout 120s;
 	keepalive_requests 1000000;
+`, dir)
+}
 
+// nginxConfig mirrors rampart's lb in nginx's terms. Open-source nginx has
+// no active health checks; it retries on error and timeout (its default).
+// Buffers hold a 100 KiB response in memory, so no temp file is written.
+func nginxConfig(c peerConf) string {
+	var b strings.Builder
+	b.WriteString(nginxHead("# Written by rampart's bench harness.\nworker_processes auto;\nworker_rlimit_nofile 16384;\n", c.Dir))
+	b.WriteString(`
 	upstream web {
-`, c.Dir)
+`)
 	for _, a := range c.Backends {
 		fmt.Fprintf(&b, "\t\tserver %s;\n", a)
 	}
