@@ -3,76 +3,67 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rampart-dev/rampart/bench/harness"
 )
 
-// selfSigned writes a certificate for 127.0.0.1 and its key into dir.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+// startProxy runs loopproxy over the backends, with the benchmark's own
+// PKI, and returns its address, a TLS config that trusts it, and stop,
+// which ends it and returns run's error (the test's cleanup calls it too).
+func startProxy(t *testing.T, backends ...string) (string, *tls.Config, func() error) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	certs, err := harness.PreparePKI(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "loopproxy test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	ca, err := os.ReadFile(certs.CACert)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kder, _ := x509.MarshalECPrivateKey(key)
-	certFile, keyFile = filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
-
-// startProxy runs loopproxy over the backends until the test ends and
-// returns its address and a client that trusts its certificate.
-func startProxy(t *testing.T, backends ...string) (string, *tls.Config) {
-	t.Helper()
-	certFile, keyFile, roots := selfSigned(t, t.TempDir())
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
-	go func() { errc <- run(ctx, "127.0.0.1:0", certFile, keyFile, 2, backends, ready) }()
+	go func() { errc <- run(ctx, "127.0.0.1:0", certs.SiteCert, certs.SiteKey, 2, backends, ready) }()
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-errc:
+			case <-time.After(5 * time.Second):
+				runErr = errors.New("run did not return 5s after its context ended")
+			}
+		})
+		return runErr
+	}
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-errc:
-		case <-time.After(5 * time.Second):
-			t.Error("loopproxy did not stop within 5s")
+		if err := stop(); err != nil {
+			t.Error(err)
 		}
 	})
 	select {
 	case addr := <-ready:
-		return addr, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}
+		return addr, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}, stop
 	case err := <-errc:
 		t.Fatal(err)
 	}
-	return "", nil
+	return "", nil, nil
 }
 
 // TestLoopProxyCarriesAResponseLargerThanTheSocketBuffers has the client
@@ -85,7 +76,7 @@ func TestLoopProxyCarriesAResponseLargerThanTheSocketBuffers(t *testing.T) {
 		io.WriteString(w, body)
 	}))
 	defer b.Close()
-	addr, cfg := startProxy(t, b.Listener.Addr().String())
+	addr, cfg, _ := startProxy(t, b.Listener.Addr().String())
 	conn, err := tls.Dial("tcp", addr, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +107,7 @@ func TestLoopProxyReadsARequestThatArrivesByteByByte(t *testing.T) {
 		io.WriteString(w, "ok "+r.URL.Path)
 	}))
 	defer b.Close()
-	addr, cfg := startProxy(t, b.Listener.Addr().String())
+	addr, cfg, _ := startProxy(t, b.Listener.Addr().String())
 	raw, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -173,24 +164,9 @@ func TestLoopProxyServesKeepAliveRequestsFromBothBackendsAndStops(t *testing.T) 
 	b1, b2 := backend("web-1"), backend("web-2")
 	defer b1.Close()
 	defer b2.Close()
-	certFile, keyFile, roots := selfSigned(t, t.TempDir())
+	addr, cfg, stop := startProxy(t, b1.Listener.Addr().String(), b2.Listener.Addr().String())
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- run(ctx, "127.0.0.1:0", certFile, keyFile, 2,
-			[]string{b1.Listener.Addr().String(), b2.Listener.Addr().String()}, ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-errc:
-		t.Fatal(err)
-	}
-
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, MaxConnsPerHost: 3}
+	tr := &http.Transport{TLSClientConfig: cfg, MaxConnsPerHost: 3}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	var wg sync.WaitGroup
@@ -224,14 +200,8 @@ func TestLoopProxyServesKeepAliveRequestsFromBothBackendsAndStops(t *testing.T) 
 	}
 	seenMu.Unlock()
 
-	cancel()
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatalf("run after cancel: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("run did not return 5s after its context ended")
+	if err := stop(); err != nil {
+		t.Fatalf("stopping: %v", err)
 	}
 	if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		conn.Close()
