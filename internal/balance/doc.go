@@ -17,7 +17,10 @@
 // bytes and passed on as it came (h1head.go), to a writer that takes header
 // lines (package serve's) or into a header map. Protocol upgrades and the few other
 // requests it leaves out go through httputil.ReverseProxy and net/http's
-// Transport, as every request does with Config.StdlibTransport.
+// Transport, as every request does with Config.StdlibTransport. A request
+// served by a task on an event loop (package evloop) draws on idle
+// connections kept for that loop alone, which stay registered with its
+// epoll and nowhere else (rawio.LoopConn).
 //
 // Upstreams start healthy, so a site serves the moment it starts; a dead one
 // is caught by the first request that cannot connect. Any attempt that gets

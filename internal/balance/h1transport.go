@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rampart-dev/rampart/internal/evloop"
 	"github.com/rampart-dev/rampart/internal/rawio"
 )
 
@@ -42,10 +43,14 @@ type h1Transport struct {
 	sweep *time.Timer // closes expired idle connections; armed while any are idle
 }
 
-// hostKey names one upstream as connections to it are shared.
+// hostKey names one upstream as connections to it are shared. A task on
+// an event loop (package evloop) shares them only with the loop's other
+// tasks: a connection stays registered with one loop's epoll, where moving
+// it to another would cost two system calls per request.
 type hostKey struct {
 	addr string
 	tls  bool
+	loop *evloop.Loop // nil outside the loops
 }
 
 // hostConns holds one upstream's idle connections, oldest first.
@@ -162,7 +167,7 @@ func (t *h1Transport) roundTrip(req *http.Request, head *responseHead) (*http.Re
 
 // host returns the idle connections of the upstream u names.
 func (t *h1Transport) host(u *url.URL) *hostConns {
-	k := hostKey{addr: u.Host, tls: u.Scheme == "https"}
+	k := hostKey{addr: u.Host, tls: u.Scheme == "https", loop: evloop.Current()}
 	t.mu.Lock()
 	hc := t.hosts[k]
 	if hc == nil {
@@ -254,7 +259,15 @@ func (t *h1Transport) dial(ctx context.Context, hc *hostConns) (*h1Conn, error) 
 	if err != nil {
 		return nil, err // a *net.OpError with Op "dial": nothing was sent
 	}
-	raw = rawio.Wrap(raw) // reads and writes without the scheduler's system call hand-off
+	if evloop.Current() != nil {
+		// A task's connection: out of Go's poller, so that only its
+		// loop wakes for it.
+		if d, err := rawio.Detach(raw); err == nil {
+			raw = d
+		}
+	} else {
+		raw = rawio.Wrap(raw) // reads and writes without the scheduler's system call hand-off
+	}
 	c := &h1Conn{t: t, hc: hc, raw: raw, nc: raw, briefIdle: true}
 	if hc.tls != nil {
 		tc := tls.Client(raw, hc.tls)
@@ -316,6 +329,9 @@ func (t *h1Transport) sweepIdle() {
 			clear(hc.idle[len(hc.idle):cap(hc.idle)])
 		}
 		idle += len(hc.idle)
+		if len(hc.idle) == 0 && hc.key.loop != nil && hc.key.loop.Ended() {
+			delete(t.hosts, hc.key)
+		}
 	}
 	if idle > 0 {
 		t.sweep.Reset(t.idleTimeout / 2)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -58,6 +59,11 @@ type Config struct {
 	// of package serve's own HTTP/1.x loop (serve.Options.OwnHTTP1), which
 	// costs less per request. HTTP/2 clients always get net/http's.
 	StdlibServer bool
+	// EventLoops is how many event loops serve the HTTPS/1.1 connections
+	// (serve.Options.Loops): 0 means one per CPU the process may use, as
+	// HAProxy runs a thread per CPU; a negative value means a goroutine
+	// per connection instead.
+	EventLoops int
 }
 
 // LB is the public entry of the site.
@@ -69,6 +75,7 @@ type LB struct {
 	via               []string // "1.1 NAME", shared, capped
 	forwardClientCert bool
 	stdlibServer      bool
+	loops             int
 	proxy             http.Handler
 	front             http.Handler
 	acme              http.Handler
@@ -101,6 +108,9 @@ func New(cfg Config) (*LB, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.EventLoops == 0 {
+		cfg.EventLoops = runtime.NumCPU()
+	}
 	l := &LB{
 		name:              cfg.Name,
 		tls:               PublicTLS(cfg.TLS),
@@ -109,6 +119,7 @@ func New(cfg Config) (*LB, error) {
 		via:               []string{"1.1 " + cfg.Name}[:1:1],
 		forwardClientCert: cfg.ForwardClientCert,
 		stdlibServer:      cfg.StdlibServer,
+		loops:             max(cfg.EventLoops, 0),
 		acme:              cfg.ACMEHTTPHandler,
 		opts: serve.Options{
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -153,6 +164,7 @@ func (l *LB) Run(ctx context.Context, https, plain net.Listener) error {
 	tlsOpts := l.opts
 	tlsOpts.TLS = l.tls
 	tlsOpts.OwnHTTP1 = !l.stdlibServer
+	tlsOpts.Loops = l.loops
 	errc := make(chan error, 2)
 	servers := 1
 	go func() {

@@ -9,7 +9,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
+
+	"github.com/rampart-dev/rampart/internal/evloop"
 )
 
 // Conn is a TCP connection whose Read and Write are raw system calls.
@@ -37,6 +40,18 @@ type Conn struct {
 	pending     []byte
 	sendRead    func(fd uintptr) bool // c.sendThenRead
 	sendBlocked bool                  // the held bytes met a full socket
+
+	// On an event loop's thread (package evloop) a read or write that
+	// would block parks its task on the loop instead of Go's poller: the
+	// callbacks arm the registration and leave the loop in rloop or
+	// wloop, and the caller parks outside the raw call, which must not
+	// be held across the wait. The loop cannot see net's deadlines, so
+	// they are kept here too (Unix ns, 0 for none).
+	reg     evloop.Registration
+	rloop   *evloop.Loop
+	wloop   *evloop.Loop
+	readAt  atomic.Int64
+	writeAt atomic.Int64
 }
 
 // Wrap returns c with raw reads and writes if it is a *net.TCPConn, and c
@@ -52,7 +67,7 @@ func Wrap(c net.Conn) net.Conn {
 	}
 	rw := &Conn{TCPConn: tc, rc: rc}
 	rw.read = rw.readOnce
-	rw.write = rw.writeAll
+	rw.write = rw.writeOnce
 	rw.sendRead = rw.sendThenRead
 	return rw
 }
@@ -75,7 +90,8 @@ func (c *Conn) DeferWritesToRead() {
 	c.wmu.Unlock()
 }
 
-// Read reads up to len(b) bytes, waiting on the poller while there are none.
+// Read reads up to len(b) bytes, waiting on the poller (or its event loop)
+// while there are none.
 func (c *Conn) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
@@ -92,19 +108,42 @@ func (c *Conn) Read(b []byte) (int, error) {
 		}
 		c.wmu.Unlock()
 	}
-	c.rbuf, c.rn, c.rerr = b, 0, 0
-	err := c.rc.Read(c.read)
-	n, errno := c.rn, c.rerr
-	c.rbuf = nil
-	switch {
-	case err != nil:
-		return 0, c.opError("read", unwrapRaw(err))
-	case errno != 0:
-		return 0, c.opError("read", os.NewSyscallError("read", errno))
-	case n == 0:
-		return 0, io.EOF
+	return c.readLocked(b)
+}
+
+// readLocked reads into b; c.rmu is held.
+func (c *Conn) readLocked(b []byte) (int, error) {
+	for {
+		c.rbuf, c.rn, c.rerr = b, 0, 0
+		err := c.rc.Read(c.read)
+		n, errno, l := c.rn, c.rerr, c.rloop
+		c.rbuf, c.rloop = nil, nil
+		switch {
+		case err != nil:
+			return 0, c.opError("read", unwrapRaw(err))
+		case l != nil:
+			if err := c.park(l, &c.readAt, "read"); err != nil {
+				return 0, err
+			}
+			continue
+		case errno != 0:
+			return 0, c.opError("read", os.NewSyscallError("read", errno))
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
 	}
-	return n, nil
+}
+
+// park waits on loop l for the armed registration, unless the deadline in
+// at has passed.
+func (c *Conn) park(l *evloop.Loop, at *atomic.Int64, op string) error {
+	dl := at.Load()
+	if dl != 0 && time.Now().UnixNano() >= dl {
+		return c.opError(op, os.ErrDeadlineExceeded)
+	}
+	l.Park(dl)
+	return nil
 }
 
 // sendAndRead sends the held bytes inside a read operation, then waits for
@@ -116,8 +155,8 @@ func (c *Conn) sendAndRead(pending, b []byte) (int, error) {
 	c.rbuf, c.rn, c.rerr = b, 0, 0
 	err := c.rc.Read(c.sendRead)
 	wn, werrno, blocked := c.wn, c.werr, c.sendBlocked
-	n, errno := c.rn, c.rerr
-	c.wbuf, c.rbuf = nil, nil
+	n, errno, l := c.rn, c.rerr, c.rloop
+	c.wbuf, c.rbuf, c.rloop = nil, nil, nil
 	c.wmu.Unlock()
 	switch {
 	case err != nil:
@@ -128,15 +167,12 @@ func (c *Conn) sendAndRead(pending, b []byte) (int, error) {
 		if _, err := c.writeHeld(pending[wn:]); err != nil {
 			return 0, err
 		}
-		c.rbuf, c.rn, c.rerr = b, 0, 0
-		err := c.rc.Read(c.read)
-		n, errno = c.rn, c.rerr
-		c.rbuf = nil
-		if err != nil {
-			return 0, c.opError("read", unwrapRaw(err))
+		return c.readLocked(b)
+	case l != nil: // sent, and parked on a loop for the answer
+		if err := c.park(l, &c.readAt, "read"); err != nil {
+			return 0, err
 		}
-	}
-	switch {
+		return c.readLocked(b)
 	case errno != 0:
 		return 0, c.opError("read", os.NewSyscallError("read", errno))
 	case n == 0:
@@ -156,7 +192,12 @@ func (c *Conn) sendThenRead(fd uintptr) bool {
 		if c.werr != 0 {
 			return true
 		}
-		return false // sent: wait for the answer
+		// Sent: wait for the answer.
+		if l := c.reg.Arm(fd, false); l != nil {
+			c.rloop = l
+			return true
+		}
+		return false
 	}
 	return c.readOnce(fd)
 }
@@ -176,18 +217,27 @@ func (c *Conn) Write(b []byte) (int, error) {
 // writeHeld writes all of b now.
 func (c *Conn) writeHeld(b []byte) (int, error) {
 	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.wbuf, c.wn, c.werr = b, 0, 0
-	err := c.rc.Write(c.write)
-	n, errno := c.wn, c.werr
-	c.wbuf = nil
-	c.wmu.Unlock()
-	switch {
-	case err != nil:
-		return n, c.opError("write", unwrapRaw(err))
-	case errno != 0:
-		return n, c.opError("write", os.NewSyscallError("write", errno))
+	defer func() { c.wbuf = nil }()
+	for {
+		err := c.rc.Write(c.write)
+		l := c.wloop
+		c.wloop = nil
+		if err != nil {
+			return c.wn, c.opError("write", unwrapRaw(err))
+		}
+		if l == nil {
+			break
+		}
+		if err := c.park(l, &c.writeAt, "write"); err != nil {
+			return c.wn, err
+		}
 	}
-	return n, nil
+	if c.werr != 0 {
+		return c.wn, c.opError("write", os.NewSyscallError("write", c.werr))
+	}
+	return c.wn, nil
 }
 
 // readOnce makes one read; false means the socket had nothing, so wait.
@@ -201,11 +251,28 @@ func (c *Conn) readOnce(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
+			if l := c.reg.Arm(fd, false); l != nil {
+				c.rloop = l
+				return true
+			}
 			return false
 		}
 		c.rerr = e
 		return true
 	}
+}
+
+// writeOnce is Write's callback: writeAll, arming the loop when the socket
+// is full on a loop's thread.
+func (c *Conn) writeOnce(fd uintptr) bool {
+	if c.writeAll(fd) {
+		return true
+	}
+	if l := c.reg.Arm(fd, true); l != nil {
+		c.wloop = l
+		return true
+	}
+	return false
 }
 
 // writeAll writes until c.wbuf is sent; false means the socket is full, so
@@ -226,6 +293,48 @@ func (c *Conn) writeAll(fd uintptr) bool {
 		return true
 	}
 	return true
+}
+
+// SetDeadline sets both deadlines, for Go's poller and for an event loop.
+func (c *Conn) SetDeadline(t time.Time) error {
+	err := c.TCPConn.SetDeadline(t)
+	c.readAt.Store(unixNano(t))
+	c.writeAt.Store(unixNano(t))
+	c.reg.Wake()
+	return err
+}
+
+// SetReadDeadline sets the read deadline, for Go's poller and for an event
+// loop, where a task parked in Read looks at it again.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	err := c.TCPConn.SetReadDeadline(t)
+	c.readAt.Store(unixNano(t))
+	c.reg.Wake()
+	return err
+}
+
+// SetWriteDeadline sets the write deadline, as SetReadDeadline does.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	err := c.TCPConn.SetWriteDeadline(t)
+	c.writeAt.Store(unixNano(t))
+	c.reg.Wake()
+	return err
+}
+
+// Close closes the connection and wakes a task parked on it, to find it
+// closed.
+func (c *Conn) Close() error {
+	err := c.TCPConn.Close()
+	c.reg.Close()
+	return err
+}
+
+// unixNano is t as a deadline: 0 for none, and never 0 otherwise.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(t.UnixNano(), 1)
 }
 
 // opError reports err as net's own Read and Write do.

@@ -23,4 +23,14 @@
 // wait, through (*net.TCPConn).SyscallConn. Conn embeds the *net.TCPConn,
 // so SetLinger, CloseWrite and SyscallConn keep working. Only unix has the
 // raw path; elsewhere Wrap returns the connection unchanged.
+//
+// LoopConn (Linux) is for tasks on event loops (package evloop): Detach
+// takes a connection out of Go's poller altogether, by duplicating its
+// descriptor and closing the original, and a read or write that would
+// block parks the task on its loop, which alone watches the socket. A
+// socket left in Go's poller as well woke an idle runtime thread for each
+// of its packets, for nothing: a quarter of the lb's CPU on loops. A
+// goroutine that is not a task may still use a LoopConn; the first time one
+// must wait, the connection joins Go's poller through another duplicate.
+// Listener detaches every connection it accepts.
 package rawio

@@ -2,7 +2,10 @@ package rawio
 
 import "net"
 
-// Listener returns ln with every accepted connection wrapped by Wrap.
+// Listener returns ln with every accepted connection detached from Go's
+// poller (Detach), ready for tasks on event loops and usable from any
+// goroutine. Where that fails (no descriptor left for the duplicate), or
+// off Linux, the connection is wrapped by Wrap instead.
 func Listener(ln net.Listener) net.Listener { return listener{ln} }
 
 type listener struct{ net.Listener }
@@ -11,6 +14,9 @@ func (l listener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
+	}
+	if d, err := Detach(c); err == nil {
+		return d, nil
 	}
 	return Wrap(c), nil
 }

@@ -17,4 +17,12 @@
 // HTTP/2 connections still go to net/http. http1_test.go holds the two
 // side by side on the same raw requests, http1_request_test.go the two
 // request parsers.
+//
+// With Options.Loops as well, each HTTP/1.x connection is a task on one of
+// that many event loops (package evloop) instead of a goroutine: the same
+// code, whose reads and writes park on the loop's own thread. A request
+// that may wait on anything else (a body, an Expect, an upgrade) and a
+// lingering close move their connection to a goroutine for good, so that
+// no loop waits for them. The differential tests run the own loop both
+// ways.
 package serve

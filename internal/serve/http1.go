@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/rampart-dev/rampart/internal/evloop"
+	"github.com/rampart-dev/rampart/internal/rawio"
 )
 
 // The own HTTP/1.x server (Options.OwnHTTP1). net/http's server reads
@@ -76,6 +79,7 @@ type http1Server struct {
 	log     *slog.Logger
 	h2      *connQueue // nil without TLS
 	baseCtx context.Context
+	loops   *evloop.Group // Options.Loops; nil for a goroutine per connection
 
 	mu      sync.Mutex
 	conns   map[*h1Conn]struct{}
@@ -113,6 +117,21 @@ func runHTTP1(ctx context.Context, ln net.Listener, h http.Handler, o Options) e
 		go func() { h2done <- srv.Serve(s.h2) }()
 	} else {
 		close(h2done)
+	}
+
+	if o.Loops > 0 {
+		g, err := evloop.Start(o.Loops)
+		if err != nil {
+			ln.Close()
+			if s.h2 != nil {
+				s.h2.Close()
+				<-h2done
+			}
+			return err
+		}
+		s.loops = g
+		// After the drain, which closed every connection: their tasks end.
+		defer g.Stop(time.Second)
 	}
 
 	acceptDone := make(chan error, 1)
@@ -168,6 +187,14 @@ func (s *http1Server) accept(ln net.Listener) error {
 			return err
 		}
 		delay = 0
+		if s.loops != nil {
+			// Out of Go's poller, whose threads would otherwise wake for
+			// each of its packets; a connection the listener already
+			// detached or wrapped stays as it is.
+			if d, err := rawio.Detach(rw); err == nil {
+				rw = d
+			}
+		}
 		c := &h1Conn{s: s, raw: rw, rwc: rw, remoteAddr: rw.RemoteAddr().String()}
 		if s.tls != nil {
 			c.rwc = tls.Server(rw, s.tls)
@@ -178,6 +205,11 @@ func (s *http1Server) accept(ln net.Listener) error {
 		if !s.track(c) {
 			rw.Close()
 			return nil
+		}
+		if s.loops != nil {
+			c.onLoop = true
+			s.loops.Go(c.serve)
+			continue
 		}
 		go c.serve()
 	}
@@ -336,6 +368,13 @@ type h1Conn struct {
 	state      atomic.Int32
 	ctx        context.Context // the requests' parent
 
+	// onLoop is set while the connection is a task on an event loop
+	// (Options.Loops). A request that may wait on anything but the
+	// connections themselves (a body, an upgrade, a lingering close) moves
+	// it to a goroutine of its own for good: moved is that request.
+	onLoop bool
+	moved  *http.Request
+
 	reqMu     sync.Mutex
 	reqCtx    *requestContext // the request being served, for the drain and the watch
 	reqStart  atomic.Int64    // when it began (Unix nanoseconds), 0 between requests
@@ -367,16 +406,8 @@ type h1Conn struct {
 // serve runs the connection to its end.
 func (c *h1Conn) serve() {
 	s := c.s
-	keep := false // the connection outlives this goroutine: hijacked or HTTP/2
-	defer func() {
-		if !keep {
-			c.rwc.Close()
-		}
-		if s.watch != nil {
-			s.watch.settle(c.rwc)
-		}
-		s.forget(c)
-	}()
+	keep := false // the connection outlives this call: hijacked, HTTP/2 or moved
+	defer func() { c.end(keep) }()
 
 	if tc, ok := c.rwc.(*tls.Conn); ok {
 		if !c.handshake(tc) {
@@ -391,7 +422,38 @@ func (c *h1Conn) serve() {
 			return
 		}
 	}
-	keep = c.loop()
+	keep = c.loop(nil)
+	if c.onLoop && (c.moved != nil || c.linger) {
+		// Off the loop, so that a body, an upgrade or the lingering
+		// close waits without holding up the loop's other connections.
+		c.onLoop = false
+		keep = true
+		go c.serveMoved()
+	}
+}
+
+// serveMoved goes on with a connection that left its event loop.
+func (c *h1Conn) serveMoved() {
+	keep := false
+	defer func() { c.end(keep) }()
+	if req := c.moved; req != nil {
+		c.moved = nil
+		keep = c.loop(req)
+		return
+	}
+	c.closeWriteAndWait()
+}
+
+// end closes the connection, unless keep, and forgets it.
+func (c *h1Conn) end(keep bool) {
+	s := c.s
+	if !keep {
+		c.rwc.Close()
+	}
+	if s.watch != nil {
+		s.watch.settle(c.rwc)
+	}
+	s.forget(c)
 }
 
 // handshake completes TLS within the read-header timeout, as net/http
@@ -424,73 +486,36 @@ func looksLikeHTTP(hdr [5]byte) bool {
 	return false
 }
 
-// loop serves requests until the connection ends; true if a handler
-// hijacked it.
-func (c *h1Conn) loop() bool {
+// loop serves requests until the connection ends, beginning with pending
+// if it is not nil; true if a handler hijacked it. On an event loop it
+// returns early with c.moved set, or with c.linger for the caller's
+// lingering close.
+func (c *h1Conn) loop(pending *http.Request) bool {
 	s := c.s
 	o := s.opts
-	c.lr.r = c.rwc
-	c.br = bufio.NewReaderSize(&c.lr, 4096)
-	c.bw = bufio.NewWriterSize(c, 4096)
+	if c.br == nil {
+		c.lr.r = c.rwc
+		c.br = bufio.NewReaderSize(&c.lr, 4096)
+		c.bw = bufio.NewWriterSize(c, 4096)
+	}
 	headLimit := int64(o.MaxHeaderBytes) + 4096 // net/http's allowance
 	// A new connection gets the read-header timeout for its first request,
 	// not the idle timeout, as in net/http: otherwise a client could hold a
 	// connection for the idle timeout without sending anything.
-	first, lastPOST := true, false
+	first, lastPOST := pending == nil, false
 	for {
-		if s.closing.Load() {
-			return false
-		}
-		c.lr.limit(headLimit)
-		if c.br.Buffered() == 0 {
-			// Idle until the first byte of the next request.
-			if !c.state.CompareAndSwap(connActive, connIdle) {
+		req := pending
+		pending = nil
+		if req == nil {
+			var ok bool
+			if req, ok = c.readRequest(headLimit, first, lastPOST); !ok {
 				return false
 			}
-			wait := o.IdleTimeout
-			if first {
-				wait = o.ReadHeaderTimeout
-			}
-			c.keepReadDeadline(wait)
-			_, err := c.br.Peek(1)
-			if !c.state.CompareAndSwap(connIdle, connActive) || err != nil {
+			first = false
+			if c.onLoop && waitsOffLoop(req) {
+				c.moved = req
 				return false
 			}
-		}
-		if !first && !c.headBuffered() {
-			// The head gets its own read-header timeout; the first
-			// request's began with the connection. A head that came
-			// whole is read from the buffer: no read can wait.
-			c.setReadDeadline(time.Now().Add(o.ReadHeaderTimeout))
-		}
-		first = false
-		if lastPOST {
-			// Old clients end a POST body with a CRLF the body does not
-			// count (RFC 9112, section 2.2): skip it, as net/http does.
-			peek, _ := c.br.Peek(4)
-			c.br.Discard(leadingCRLF(peek))
-		}
-		// A simple head whole in the buffer is parsed for less; anything
-		// else goes to net/http's parser, which has the last word.
-		req, simple := readSimpleRequest(c.br)
-		var err error
-		if !simple {
-			req, err = http.ReadRequest(c.br)
-		}
-		hitLimit := c.lr.hit
-		c.lr.unlimit()
-		if err != nil {
-			c.refuseRequest(err, hitLimit)
-			return false
-		}
-		if code, why := checkRequest(req); code != 0 {
-			c.writeError(code, why, "")
-			return false
-		}
-		if req.ContentLength != 0 {
-			// The body may take longer than a head: it has the rolling
-			// timeout of extendRead.
-			c.setReadDeadline(time.Now().Add(o.IdleTimeout))
 		}
 		lastPOST = req.Method == "POST"
 		keepAlive := c.serveRequest(req)
@@ -498,12 +523,86 @@ func (c *h1Conn) loop() bool {
 			return true
 		}
 		if !keepAlive {
-			if c.linger {
+			if c.linger && !c.onLoop {
 				c.closeWriteAndWait()
 			}
 			return false
 		}
 	}
+}
+
+// readRequest waits for and reads the next request; false if the
+// connection is to end (the refusal, if any, written).
+func (c *h1Conn) readRequest(headLimit int64, first, lastPOST bool) (*http.Request, bool) {
+	s := c.s
+	o := s.opts
+	if s.closing.Load() {
+		return nil, false
+	}
+	c.lr.limit(headLimit)
+	if c.br.Buffered() == 0 {
+		// Idle until the first byte of the next request.
+		if !c.state.CompareAndSwap(connActive, connIdle) {
+			return nil, false
+		}
+		wait := o.IdleTimeout
+		if first {
+			wait = o.ReadHeaderTimeout
+		}
+		c.keepReadDeadline(wait)
+		_, err := c.br.Peek(1)
+		if !c.state.CompareAndSwap(connIdle, connActive) || err != nil {
+			return nil, false
+		}
+	}
+	if !first && !c.headBuffered() {
+		// The head gets its own read-header timeout; the first
+		// request's began with the connection. A head that came
+		// whole is read from the buffer: no read can wait.
+		c.setReadDeadline(time.Now().Add(o.ReadHeaderTimeout))
+	}
+	if lastPOST {
+		// Old clients end a POST body with a CRLF the body does not
+		// count (RFC 9112, section 2.2): skip it, as net/http does.
+		peek, _ := c.br.Peek(4)
+		c.br.Discard(leadingCRLF(peek))
+	}
+	// A simple head whole in the buffer is parsed for less; anything
+	// else goes to net/http's parser, which has the last word.
+	req, simple := readSimpleRequest(c.br)
+	var err error
+	if !simple {
+		req, err = http.ReadRequest(c.br)
+	}
+	hitLimit := c.lr.hit
+	c.lr.unlimit()
+	if err != nil {
+		c.refuseRequest(err, hitLimit)
+		return nil, false
+	}
+	if code, why := checkRequest(req); code != 0 {
+		c.writeError(code, why, "")
+		return nil, false
+	}
+	if req.ContentLength != 0 {
+		// The body may take longer than a head: it has the rolling
+		// timeout of extendRead.
+		c.setReadDeadline(time.Now().Add(o.IdleTimeout))
+	}
+	return req, true
+}
+
+// waitsOffLoop reports whether serving req may wait on something other
+// than its connections, which a task on an event loop must not: a body
+// (the proxy sends it from a goroutine of its own and waits for it), an
+// Expect or an upgrade (which hands both connections to goroutines).
+func waitsOffLoop(req *http.Request) bool {
+	if req.ContentLength != 0 {
+		return true
+	}
+	_, upgrade := req.Header["Upgrade"]
+	_, expect := req.Header["Expect"]
+	return upgrade || expect
 }
 
 // closeWriteAndWait ends the sending side and waits a moment before the

@@ -27,12 +27,14 @@ import (
 	"time"
 )
 
-// engines names the two HTTP/1 implementations the tests compare: the first
-// is the reference.
-var engines = []struct {
-	name string
-	own  bool
-}{{"net/http", false}, {"own", true}}
+// engines names the HTTP/1 implementations the tests compare: the first is
+// the reference; the own loop runs once with a goroutine per connection and
+// once as tasks on event loops.
+var engines = [...]struct {
+	name  string
+	own   bool
+	loops int
+}{{"net/http", false, 0}, {"own", true, 0}, {"own on loops", true, 2}}
 
 var (
 	testCertOnce sync.Once

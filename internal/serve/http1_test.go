@@ -329,17 +329,17 @@ func TestOwnHTTP1MatchesNetHTTP(t *testing.T) {
 		name string
 		tls  bool
 	}{{"tls", true}, {"plain", false}}
-	var servers [2][2]*testServer // by transport, engine
+	var servers [2][len(engines)]*testServer // by transport, engine
 	for i, tr := range transports {
 		for j, e := range engines {
-			servers[i][j] = startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, MaxHeaderBytes: 4096}, tr.tls)
+			servers[i][j] = startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, MaxHeaderBytes: 4096}, tr.tls)
 		}
 	}
 	// Each exchange ends with a sentinel request that asks the server to
 	// close: a server that kept the connection open answers it and closes,
 	// so no exchange has to wait out a deadline to learn the connection
 	// stayed open. The exchanges run at once, then are compared one by one.
-	results := make([][2][2]exchange, len(rawCases))
+	results := make([][2][len(engines)]exchange, len(rawCases))
 	var wg sync.WaitGroup
 	limit := make(chan struct{}, 32)
 	for i, c := range rawCases {
@@ -357,31 +357,39 @@ func TestOwnHTTP1MatchesNetHTTP(t *testing.T) {
 	for j, tr := range transports {
 		for i, c := range rawCases {
 			t.Run(tr.name+"/"+c.name, func(t *testing.T) {
-				std, own := results[i][j][0], results[i][j][1]
+				std := results[i][j][0]
 				if len(std.Responses) == 0 && strings.HasPrefix(std.End, "dial") {
 					t.Fatalf("net/http: %s", std.End)
 				}
-				if c.ownRefuses {
-					if len(own.Responses) != 1 || own.Responses[0].Status != http.StatusBadRequest || own.End != "closed" {
-						t.Errorf("request %q\nown: want 400 and close\n%s", abbrev(c.raw), own)
-					}
-					return
-				}
-				if c.ownKeeps {
-					if len(std.Responses) == 0 || len(own.Responses) < 2 || own.Responses[0].Status != std.Responses[0].Status {
-						t.Errorf("request %q\nnet/http:\n%s\nown: want the same first status, then the next request served\n%s", abbrev(c.raw), std, own)
-					}
-					return
-				}
-				if c.sniff {
-					unsniff(&std, &own)
-				}
-				if std.String() != own.String() {
-					t.Errorf("request %q\nnet/http:\n%s\nown:\n%s\nnet/http raw: %q\nown raw:      %q",
-						abbrev(c.raw), std, own, std.Raw, own.Raw)
+				for k := 1; k < len(engines); k++ {
+					compareExchange(t, c, std, results[i][j][k], engines[k].name)
 				}
 			})
 		}
+	}
+}
+
+// compareExchange checks one engine's exchange (own) against net/http's.
+func compareExchange(t *testing.T, c rawCase, std, own exchange, name string) {
+	t.Helper()
+	if c.ownRefuses {
+		if len(own.Responses) != 1 || own.Responses[0].Status != http.StatusBadRequest || own.End != "closed" {
+			t.Errorf("request %q\n%s: want 400 and close\n%s", abbrev(c.raw), name, own)
+		}
+		return
+	}
+	if c.ownKeeps {
+		if len(std.Responses) == 0 || len(own.Responses) < 2 || own.Responses[0].Status != std.Responses[0].Status {
+			t.Errorf("request %q\nnet/http:\n%s\n%s: want the same first status, then the next request served\n%s", abbrev(c.raw), std, name, own)
+		}
+		return
+	}
+	if c.sniff {
+		unsniff(&std, &own)
+	}
+	if std.String() != own.String() {
+		t.Errorf("request %q\nnet/http:\n%s\n%s:\n%s\nnet/http raw: %q\n%s raw: %q",
+			abbrev(c.raw), std, name, own, std.Raw, name, own.Raw)
 	}
 }
 
@@ -406,9 +414,9 @@ func abbrev(s string) string {
 // the interim response, as curl does, and compares the engines.
 func TestOwnHTTP1ExpectContinue(t *testing.T) {
 	for _, withTLS := range []bool{true, false} {
-		var got [2]string
+		var got [len(engines)]string
 		for i, e := range engines {
-			s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own}, withTLS)
+			s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops}, withTLS)
 			c := s.dial(t)
 			c.SetDeadline(time.Now().Add(3 * time.Second))
 			io.WriteString(c, "POST /echo HTTP/1.1\r\n"+host+"Expect: 100-continue\r\nContent-Length: 5\r\n\r\n")
@@ -438,8 +446,10 @@ func TestOwnHTTP1ExpectContinue(t *testing.T) {
 			resp.Body.Close()
 			got[i] = fmt.Sprintf("continue then %d, next %d", 200, resp.StatusCode)
 		}
-		if got[0] != got[1] {
-			t.Errorf("tls=%v: net/http %s; own %s", withTLS, got[0], got[1])
+		for i := 1; i < len(got); i++ {
+			if got[0] != got[i] {
+				t.Errorf("tls=%v: net/http %s; %s %s", withTLS, got[0], engines[i].name, got[i])
+			}
 		}
 	}
 }
@@ -452,9 +462,9 @@ func TestOwnHTTP1ExpectContinue(t *testing.T) {
 // from an open connection.
 func TestOwnHTTP1ExpectContinueNotRead(t *testing.T) {
 	t.Parallel()
-	var got [2]exchange
+	var got [len(engines)]exchange
 	for i, e := range engines {
-		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own}, true)
+		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops}, true)
 		c := s.dial(t)
 		c.SetDeadline(time.Now().Add(1500 * time.Millisecond))
 		io.WriteString(c, "POST /noread HTTP/1.1\r\n"+host+"Expect: 100-continue\r\nContent-Length: 5\r\n\r\n")
@@ -466,11 +476,13 @@ func TestOwnHTTP1ExpectContinueNotRead(t *testing.T) {
 			got[i].End = "open or closed"
 		}
 	}
-	if got[0].String() != got[1].String() {
-		t.Errorf("net/http:\n%s\nown:\n%s", got[0], got[1])
-	}
-	if r := got[1].Responses; len(r) != 1 || r[0].Status != 200 || !r[0].Close {
-		t.Errorf("own: want one 200 with Connection: close and no 100 Continue:\n%s", got[1])
+	for i := 1; i < len(got); i++ {
+		if got[0].String() != got[i].String() {
+			t.Errorf("net/http:\n%s\n%s:\n%s", got[0], engines[i].name, got[i])
+		}
+		if r := got[i].Responses; len(r) != 1 || r[0].Status != 200 || !r[0].Close {
+			t.Errorf("%s: want one 200 with Connection: close and no 100 Continue:\n%s", engines[i].name, got[i])
+		}
 	}
 }
 
@@ -486,7 +498,7 @@ func TestOwnHTTP1RequestFields(t *testing.T) {
 			s := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				ch <- seen{r, r.Context()}
 				io.WriteString(w, "ok")
-			}), Options{OwnHTTP1: e.own}, true)
+			}), Options{OwnHTTP1: e.own, Loops: e.loops}, true)
 			c := s.dial(t)
 			c.SetDeadline(time.Now().Add(3 * time.Second))
 			io.WriteString(c, "GET /info?x=1 HTTP/1.1\r\nHost: example.test\r\n\r\n")
@@ -531,7 +543,7 @@ func TestOwnHTTP1LeavesH2ToNetHTTP(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			s := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprintf(w, "%d", r.ProtoMajor)
-			}), Options{OwnHTTP1: e.own}, true)
+			}), Options{OwnHTTP1: e.own, Loops: e.loops}, true)
 			_, pool := testTLS(t)
 			for _, tc := range []struct {
 				protos []string
@@ -559,9 +571,9 @@ func TestOwnHTTP1LeavesH2ToNetHTTP(t *testing.T) {
 // TestOwnHTTP1ReadHeaderTimeout: half a request line, then silence, is cut
 // off after ReadHeaderTimeout without a response.
 func TestOwnHTTP1ReadHeaderTimeout(t *testing.T) {
-	var got [2]string
+	var got [len(engines)]string
 	for i, e := range engines {
-		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, ReadHeaderTimeout: 200 * time.Millisecond}, true)
+		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, ReadHeaderTimeout: 200 * time.Millisecond}, true)
 		c := s.dial(t)
 		start := time.Now()
 		c.SetDeadline(start.Add(4 * time.Second))
@@ -576,8 +588,10 @@ func TestOwnHTTP1ReadHeaderTimeout(t *testing.T) {
 		}
 		got[i] = ex.String()
 	}
-	if got[0] != got[1] {
-		t.Errorf("net/http:\n%s\nown:\n%s", got[0], got[1])
+	for i := 1; i < len(got); i++ {
+		if got[0] != got[i] {
+			t.Errorf("net/http:\n%s\n%s:\n%s", got[0], engines[i].name, got[i])
+		}
 	}
 }
 
@@ -585,7 +599,7 @@ func TestOwnHTTP1ReadHeaderTimeout(t *testing.T) {
 // closed after IdleTimeout.
 func TestOwnHTTP1IdleTimeout(t *testing.T) {
 	for _, e := range engines {
-		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, IdleTimeout: 300 * time.Millisecond}, true)
+		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, IdleTimeout: 300 * time.Millisecond}, true)
 		c := s.dial(t)
 		c.SetDeadline(time.Now().Add(3 * time.Second))
 		io.WriteString(c, get("/cl"))
@@ -621,7 +635,7 @@ func TestOwnHTTP1GracefulDrain(t *testing.T) {
 				io.WriteString(w, "done")
 			})
 			mux.HandleFunc("/fast", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "fast") })
-			s := startServer(t, mux, Options{OwnHTTP1: e.own, DrainTimeout: 3 * time.Second}, true)
+			s := startServer(t, mux, Options{OwnHTTP1: e.own, Loops: e.loops, DrainTimeout: 3 * time.Second}, true)
 
 			idle := s.dial(t)
 			idle.SetDeadline(time.Now().Add(5 * time.Second))
@@ -697,7 +711,7 @@ func TestOwnHTTP1DrainTimeout(t *testing.T) {
 				case <-time.After(5 * time.Second):
 				case <-release:
 				}
-			}), Options{OwnHTTP1: e.own, DrainTimeout: 200 * time.Millisecond}, true)
+			}), Options{OwnHTTP1: e.own, Loops: e.loops, DrainTimeout: 200 * time.Millisecond}, true)
 			c := s.dial(t)
 			io.WriteString(c, get("/"))
 			<-entered
@@ -749,7 +763,7 @@ func TestOwnHTTP1Hijack(t *testing.T) {
 						return
 					}
 				}
-			}), Options{OwnHTTP1: e.own}, true)
+			}), Options{OwnHTTP1: e.own, Loops: e.loops}, true)
 			c := s.dial(t)
 			c.SetDeadline(time.Now().Add(3 * time.Second))
 			io.WriteString(c, "GET /ws HTTP/1.1\r\n"+host+"Upgrade: echo\r\nConnection: Upgrade\r\n\r\nearly")
@@ -888,10 +902,10 @@ func TestOwnHTTP1ObservesHandshakes(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			var got [2]string
+			var got [len(engines)]string
 			for i, e := range engines {
 				obs := &h1Observer{}
-				s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Observer: obs}, true)
+				s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, Observer: obs}, true)
 				sc.run(t, s)
 				// Outcomes are reported when the server notices the
 				// connection end; give it time and check nothing more comes.
@@ -902,11 +916,13 @@ func TestOwnHTTP1ObservesHandshakes(t *testing.T) {
 				time.Sleep(100 * time.Millisecond)
 				got[i] = obs.String()
 			}
-			if sc.want != "" && got[1] != sc.want {
-				t.Errorf("own: %s (net/http: %s), want %s", got[1], got[0], sc.want)
-			}
-			if got[0] != got[1] {
-				t.Errorf("net/http: %s; own: %s", got[0], got[1])
+			for i := 1; i < len(got); i++ {
+				if sc.want != "" && got[i] != sc.want {
+					t.Errorf("%s: %s (net/http: %s), want %s", engines[i].name, got[i], got[0], sc.want)
+				}
+				if got[0] != got[i] {
+					t.Errorf("net/http: %s; %s: %s", got[0], engines[i].name, got[i])
+				}
 			}
 		})
 	}
@@ -916,9 +932,9 @@ func TestOwnHTTP1ObservesHandshakes(t *testing.T) {
 // net/http's hint.
 func TestOwnHTTP1PlainHTTPOnTLSPort(t *testing.T) {
 	const want = "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
-	var got [2]string
+	var got [len(engines)]string
 	for i, e := range engines {
-		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own}, true)
+		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops}, true)
 		c, err := net.Dial("tcp", s.addr)
 		if err != nil {
 			t.Fatal(err)
@@ -929,11 +945,13 @@ func TestOwnHTTP1PlainHTTPOnTLSPort(t *testing.T) {
 		b, err := io.ReadAll(c)
 		got[i] = fmt.Sprintf("%q, then %s", b, endOf(errOrEOF(err)))
 	}
-	if wantGot := fmt.Sprintf("%q, then closed", want); got[1] != wantGot {
-		t.Errorf("own: %s\nwant %s", got[1], wantGot)
-	}
-	if got[0] != got[1] {
-		t.Errorf("net/http: %s\nown:      %s", got[0], got[1])
+	for i := 1; i < len(got); i++ {
+		if wantGot := fmt.Sprintf("%q, then closed", want); got[i] != wantGot {
+			t.Errorf("%s: %s\nwant %s", engines[i].name, got[i], wantGot)
+		}
+		if got[0] != got[i] {
+			t.Errorf("net/http: %s\n%s: %s", got[0], engines[i].name, got[i])
+		}
 	}
 }
 
@@ -955,7 +973,7 @@ func TestOwnHTTP1SurvivesHandlerPanic(t *testing.T) {
 				panic(errors.New("boom"))
 			})
 			mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-			s := startServer(t, mux, Options{OwnHTTP1: e.own}, true)
+			s := startServer(t, mux, Options{OwnHTTP1: e.own, Loops: e.loops}, true)
 			// Another client, mid keep-alive, is not disturbed.
 			other := s.dial(t)
 			other.SetDeadline(time.Now().Add(3 * time.Second))
@@ -999,7 +1017,7 @@ func TestOwnHTTP1SilentConnection(t *testing.T) {
 	for _, e := range engines {
 		for _, withTLS := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/tls=%v", e.name, withTLS), func(t *testing.T) {
-				s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 10 * time.Second}, withTLS)
+				s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 10 * time.Second}, withTLS)
 				c := s.dial(t) // with TLS, after the handshake
 				start := time.Now()
 				c.SetDeadline(start.Add(3 * time.Second))
@@ -1017,7 +1035,7 @@ func TestOwnHTTP1SilentConnection(t *testing.T) {
 func TestOwnHTTP1SilentTLSClient(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
-			s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 10 * time.Second}, true)
+			s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 10 * time.Second}, true)
 			c, err := net.Dial("tcp", s.addr)
 			if err != nil {
 				t.Fatal(err)

@@ -34,6 +34,13 @@ type Options struct {
 	// net/http. The loop does less per request: no background read, one
 	// write per response. The lb sets it on its public listener.
 	OwnHTTP1 bool
+	// Loops, with OwnHTTP1, serves the HTTP/1.x connections as tasks on
+	// this many event loops (package evloop) instead of a goroutine each:
+	// a connection's reads and writes wait on its loop's own thread,
+	// which runs what is ready at once, as HAProxy's threads do. Requests
+	// that may wait on anything else (a body, an upgrade) move their
+	// connection to a goroutine. 0 means a goroutine per connection.
+	Loops int
 }
 
 // Observer watches a server. Package metrics provides one.

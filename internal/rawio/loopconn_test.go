@@ -1,0 +1,208 @@
+//go:build linux
+
+package rawio
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/rampart-dev/rampart/internal/evloop"
+)
+
+// onLoop accepts one connection on a detaching Listener and runs task on
+// it as a task of a one-loop group; it returns the client's side.
+func onLoop(t *testing.T, task func(c net.Conn)) net.Conn {
+	t.Helper()
+	g, err := evloop.Start(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln = Listener(ln)
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := server.(*LoopConn); !ok {
+		t.Fatalf("Listener gave %T, want *LoopConn", server)
+	}
+	done := make(chan struct{})
+	g.Go(func() {
+		defer close(done)
+		defer server.Close()
+		if evloop.Current() == nil {
+			t.Error("the task is not on a loop")
+			return
+		}
+		task(server)
+	})
+	t.Cleanup(func() {
+		client.Close()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("the task did not end")
+		}
+		if !g.Stop(5 * time.Second) {
+			t.Error("the loop did not end")
+		}
+	})
+	return client
+}
+
+// TestLoopConnEchoes: a task reads and writes, parking on its loop between
+// messages, and sees EOF when the client closes.
+func TestLoopConnEchoes(t *testing.T) {
+	gotEOF := make(chan bool, 1)
+	client := onLoop(t, func(c net.Conn) {
+		_, err := io.Copy(c, c)
+		gotEOF <- err == nil
+	})
+	client.SetDeadline(time.Now().Add(5 * time.Second))
+	for _, msg := range []string{"one", "two", "three"} {
+		time.Sleep(20 * time.Millisecond) // the task parks in between
+		io.WriteString(client, msg)
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(client, got); err != nil || string(got) != msg {
+			t.Fatalf("echo of %q: %q, %v", msg, got, err)
+		}
+	}
+	client.(*net.TCPConn).CloseWrite()
+	select {
+	case ok := <-gotEOF:
+		if !ok {
+			t.Error("the task's copy ended with an error, not EOF")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the task did not see the client's EOF")
+	}
+}
+
+// TestLoopConnReadDeadline: a task parked in Read is woken by its deadline
+// (the loop's sweep) with a timeout.
+func TestLoopConnReadDeadline(t *testing.T) {
+	result := make(chan error, 1)
+	took := make(chan time.Duration, 1)
+	onLoop(t, func(c net.Conn) {
+		start := time.Now()
+		c.SetReadDeadline(start.Add(150 * time.Millisecond))
+		_, err := c.Read(make([]byte, 1))
+		took <- time.Since(start)
+		result <- err
+	})
+	var err error
+	select {
+	case err = <-result:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the deadline did not wake the parked task")
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read past its deadline: %v, want a timeout", err)
+	}
+	if d := <-took; d < 140*time.Millisecond || d > 2*time.Second {
+		t.Errorf("the timeout came after %v, want about 150ms", d)
+	}
+}
+
+// TestLoopConnDeadlineMovedWakes: a deadline moved into the past by another
+// goroutine wakes a task parked without one.
+func TestLoopConnDeadlineMovedWakes(t *testing.T) {
+	result := make(chan error, 1)
+	parked := make(chan net.Conn, 1)
+	onLoop(t, func(c net.Conn) {
+		parked <- c
+		_, err := c.Read(make([]byte, 1))
+		result <- err
+	})
+	c := <-parked
+	time.Sleep(50 * time.Millisecond)
+	c.SetReadDeadline(time.Unix(1, 0))
+	select {
+	case err := <-result:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Read after its deadline moved: %v, want a timeout", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("moving the deadline did not wake the parked task")
+	}
+}
+
+// TestLoopConnCloseWakes: closing from another goroutine wakes a task
+// parked in Read, which finds the connection closed.
+func TestLoopConnCloseWakes(t *testing.T) {
+	result := make(chan error, 1)
+	parked := make(chan net.Conn, 1)
+	onLoop(t, func(c net.Conn) {
+		parked <- c
+		_, err := c.Read(make([]byte, 1))
+		result <- err
+	})
+	c := <-parked
+	time.Sleep(50 * time.Millisecond)
+	c.Close()
+	select {
+	case err := <-result:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Read on a closed connection: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not wake the parked task")
+	}
+}
+
+// TestLoopConnWriteWaitsForAFullSocket: a task writes far more than the
+// socket buffers hold to a client that reads slowly, so it parks for
+// EPOLLOUT again and again; every byte must arrive in order.
+func TestLoopConnWriteWaitsForAFullSocket(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 8<<20/16)
+	wrote := make(chan error, 1)
+	client := onLoop(t, func(c net.Conn) {
+		_, err := c.Write(data)
+		wrote <- err
+	})
+	client.SetDeadline(time.Now().Add(20 * time.Second))
+	time.Sleep(100 * time.Millisecond) // let the buffers fill
+	got, err := io.ReadAll(io.LimitReader(client, int64(len(data))))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read %d of %d bytes (%v), or not the bytes written", len(got), len(data), err)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatalf("the task's write: %v", err)
+	}
+}
+
+// TestLoopConnFromAGoroutine: a goroutine that is not a task waits on Go's
+// poller, through the duplicate it joins the first time.
+func TestLoopConnFromAGoroutine(t *testing.T) {
+	c1, c2, stop, err := pair(t, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	lc := c2.(*LoopConn)
+	lc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		io.WriteString(c1, "late")
+	}()
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(lc, got); err != nil || string(got) != "late" {
+		t.Fatalf("read %q, %v; want late", got, err)
+	}
+	if lc.polled.Load() == nil {
+		t.Error("the goroutine's wait did not go through Go's poller")
+	}
+}
