@@ -33,7 +33,7 @@ type Loop struct {
 	regs      map[uint64]*Registration // by the id registered with epoll
 	nextID    uint64
 	current   atomic.Pointer[task] // the task running now, nil between tasks; read by Current
-	tasks     int   // started and not yet ended
+	tasks     int                  // started and not yet ended
 	timed     map[*task]struct{}
 	nextSweep int64 // the earliest deadline in timed (Unix ns), 0 if none
 	events    []syscall.EpollEvent
