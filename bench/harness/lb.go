@@ -38,7 +38,11 @@ type LBConfig struct {
 	// over mutual TLS on AdminListen, which the harness scrapes.
 	Monitored   bool
 	AdminListen string
-	Logger      *slog.Logger
+	// EventLoops, when positive, runs the lb's HTTPS/1.1 connections on
+	// that many event loops (lb.Config.EventLoops) over a detaching
+	// listener, instead of a goroutine each.
+	EventLoops int
+	Logger     *slog.Logger
 }
 
 // Health checks as the topology's defaults set them (lb.health), so the lb
@@ -107,6 +111,7 @@ func NewLB(cfg LBConfig) (*LBServer, error) {
 		ForwardClientCert: cfg.Reencrypt,
 		Pool:              s.Pool,
 		Logger:            cfg.Logger,
+		EventLoops:        cfg.EventLoops,
 	}
 	if s.mon != nil {
 		s.mon.instrumentPool(s.Pool)
@@ -157,7 +162,11 @@ func RunLB(ctx context.Context, cfg LBConfig) error {
 	if err != nil {
 		return fmt.Errorf("lb: %w", err)
 	}
-	ln = rawio.Listener(ln) // as internal/node does for the lb's public listener
+	if cfg.EventLoops > 0 {
+		ln = rawio.LoopListener(ln)
+	} else {
+		ln = rawio.Listener(ln) // as internal/node does for the lb's public listener
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	poolDone := make(chan struct{})

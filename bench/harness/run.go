@@ -40,6 +40,10 @@ type Options struct {
 	// Profile takes a CPU profile of rampart's lb in every scenario it leads,
 	// in extra runs after the measured ones.
 	Profile bool
+	// LBLoops, when positive, runs every rampart peer's lb on that many
+	// event loops (lb.Config.EventLoops) instead of a goroutine per
+	// connection.
+	LBLoops int
 	Self    string    // this program, which also runs the backends and the lb
 	Command string    // how the benchmark was invoked, for the record
 	Stdout  io.Writer // progress and the table
@@ -74,6 +78,9 @@ func (o *Options) check() error {
 	}
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
+	}
+	if o.LBLoops < 0 {
+		return fmt.Errorf("--lb-loops %d: want 0 (a goroutine per connection) or a number of loops", o.LBLoops)
 	}
 	switch o.Backends {
 	case "":
@@ -431,6 +438,9 @@ func (b *bench) startPeers(ctx context.Context, backends, tlsBackends []string) 
 			for _, u := range ups {
 				args = append(args, "--upstream", u)
 			}
+			if b.o.LBLoops > 0 {
+				args = append(args, "--loops", strconv.Itoa(b.o.LBLoops))
+			}
 			if b.o.Profile {
 				p.pprof = addrs[3*i+1]
 				args = append(args, "--pprof", p.pprof)
@@ -735,12 +745,17 @@ func (b *bench) machine() string {
 		cpu, runtime.NumCPU(), osName, strings.TrimSpace(string(kernel)), runtime.Version(), l1) + memory() + b.backendKind()
 }
 
-// backendKind says which backends the peers proxy to.
+// backendKind says which backends the peers proxy to, and how rampart's lb
+// serves when not as by default.
 func (b *bench) backendKind() string {
-	if b.o.Backends == BackendsNginx {
-		return ", backends: nginx " + toolVersion("nginx", "-v") + ", one worker each"
+	loops := ""
+	if b.o.LBLoops > 0 {
+		loops = fmt.Sprintf(", rampart's lb on %d event loops", b.o.LBLoops)
 	}
-	return ", backends: rampart-bench backend (Go net/http)"
+	if b.o.Backends == BackendsNginx {
+		return ", backends: nginx " + toolVersion("nginx", "-v") + ", one worker each" + loops
+	}
+	return ", backends: rampart-bench backend (Go net/http)" + loops
 }
 
 func memory() string {

@@ -369,6 +369,13 @@ func unpublish(l *Loop) {
 	loops.Store(&next)
 }
 
+// active reports whether any loop runs, for a cheap way out of the
+// registration's methods in a process that has none.
+func active() bool {
+	p := loops.Load()
+	return p != nil && len(*p) > 0
+}
+
 // Current returns the loop whose running task the caller is, or nil.
 func Current() *Loop {
 	p := loops.Load()

@@ -29,6 +29,9 @@ type Registration struct {
 // Go's poller, and fd leaves any loop it was registered with so that the
 // loop is not woken for it.
 func (r *Registration) Arm(fd uintptr, write bool) *Loop {
+	if !active() {
+		return nil // no loop runs: nothing to park on or leave
+	}
 	l := Current()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -86,6 +89,9 @@ func epollEvent(id uint64, write bool) syscall.EpollEvent {
 // Wake resumes whatever task is parked on r, from any goroutine: a
 // deadline moved, and the task must look again.
 func (r *Registration) Wake() {
+	if !active() {
+		return
+	}
 	r.mu.Lock()
 	l := r.loop
 	parked := r.reader != nil || r.writer != nil
@@ -115,6 +121,9 @@ func (l *Loop) wakeAll(r *Registration) {
 // Close forgets r once its descriptor is closed (which took it out of the
 // epoll instance) and resumes any task parked on it, to find it closed.
 func (r *Registration) Close() {
+	if !active() {
+		return
+	}
 	r.mu.Lock()
 	l, id := r.loop, r.id
 	rt, wt := r.reader, r.writer

@@ -13,11 +13,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rampart-dev/rampart/internal/balance"
+	"github.com/rampart-dev/rampart/internal/rawio"
 )
 
 // testCA is a throwaway ECDSA P-256 certificate authority.
@@ -112,6 +114,19 @@ func (s *site) lastRequest() *http.Request {
 	return s.last
 }
 
+// testLoops is the EventLoops every startSite lb runs with: TestMain runs
+// the package's tests once with goroutines (0) and once on event loops.
+var testLoops int
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		testLoops = 2
+		code = m.Run()
+	}
+	os.Exit(code)
+}
+
 // startSite runs an lb with cfg (Name, TLS and Pool filled in when empty)
 // over a backend; backend nil answers 200 "ok".
 func startSite(t *testing.T, cfg Config, backend http.HandlerFunc) *site {
@@ -147,12 +162,18 @@ func startSite(t *testing.T, cfg Config, backend http.HandlerFunc) *site {
 	if cfg.Logger == nil {
 		cfg.Logger = quiet
 	}
+	if cfg.EventLoops == 0 {
+		cfg.EventLoops = testLoops
+	}
 	l, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.lb = l
 	https, plain := listen(t), listen(t)
+	if cfg.EventLoops > 0 {
+		https = rawio.LoopListener(https) // as a node's lb on loops would
+	}
 	s.httpsAddr, s.plainAddr = https.Addr().String(), plain.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -59,10 +58,13 @@ type Config struct {
 	// of package serve's own HTTP/1.x loop (serve.Options.OwnHTTP1), which
 	// costs less per request. HTTP/2 clients always get net/http's.
 	StdlibServer bool
-	// EventLoops is how many event loops serve the HTTPS/1.1 connections
-	// (serve.Options.Loops): 0 means one per CPU the process may use, as
-	// HAProxy runs a thread per CPU; a negative value means a goroutine
-	// per connection instead.
+	// EventLoops, when positive, serves the HTTPS/1.1 connections as
+	// tasks on that many event loops (serve.Options.Loops), as HAProxy
+	// runs a thread per CPU, instead of a goroutine each. The listener
+	// should then detach its connections from Go's poller
+	// (rawio.LoopListener). Off by default: on this project's 2-CPU
+	// benchmark machine it left no CPU idle but cost more per request
+	// than goroutines (docs/performance.md).
 	EventLoops int
 }
 
@@ -107,9 +109,6 @@ func New(cfg Config) (*LB, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
-	}
-	if cfg.EventLoops == 0 {
-		cfg.EventLoops = runtime.NumCPU()
 	}
 	l := &LB{
 		name:              cfg.Name,

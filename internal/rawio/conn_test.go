@@ -47,8 +47,8 @@ func pair(t *testing.T, rawBoth bool) (c1, c2 net.Conn, stop func(), err error) 
 		t.Fatalf("Wrap(%T) = %T, want *rawio.Conn", d, c1)
 	}
 	if rawBoth {
-		if _, ok := a.c.(*LoopConn); !ok {
-			t.Fatalf("Listener's Accept gave %T, want *rawio.LoopConn", a.c)
+		if _, ok := a.c.(*Conn); !ok {
+			t.Fatalf("Listener's Accept gave %T, want *rawio.Conn", a.c)
 		}
 	}
 	return c1, a.c, func() { c1.Close(); a.c.Close() }, nil

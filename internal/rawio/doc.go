@@ -32,5 +32,5 @@
 // of its packets, for nothing: a quarter of the lb's CPU on loops. A
 // goroutine that is not a task may still use a LoopConn; the first time one
 // must wait, the connection joins Go's poller through another duplicate.
-// Listener detaches every connection it accepts.
+// LoopListener detaches every connection it accepts.
 package rawio

@@ -39,6 +39,12 @@ type LoopConn struct {
 
 	pollMu sync.Mutex
 	polled atomic.Pointer[polledConn] // Go's poller's view, once a goroutine waited
+
+	// Writes held for the next Read (DeferWritesToRead), under wmu; armed
+	// lets a Read with nothing held skip wmu.
+	armed     atomic.Bool
+	deferring bool
+	pending   []byte
 }
 
 // polledConn is the duplicate that Go's poller watches for a LoopConn.
@@ -89,6 +95,20 @@ func dupCloseOnExec(fd int) (int, error) {
 	return int(nfd), nil
 }
 
+// DeferWritesToRead holds every Write from now on until the next Read,
+// which sends them and, on a loop, parks for the answer at once instead of
+// first making a read that would find nothing: one system call fewer. The
+// Read must follow on the same task, with no other Write between. It is
+// safe because the socket is registered with the loop before the task
+// parks, edge-triggered: whatever arrives after the bytes went out wakes
+// it.
+func (c *LoopConn) DeferWritesToRead() {
+	c.wmu.Lock()
+	c.deferring = true
+	c.armed.Store(true)
+	c.wmu.Unlock()
+}
+
 // Read reads up to len(b) bytes, waiting on its task's loop, or on Go's
 // poller, while there are none.
 func (c *LoopConn) Read(b []byte) (int, error) {
@@ -97,6 +117,21 @@ func (c *LoopConn) Read(b []byte) (int, error) {
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	if err := c.expired(&c.readAt, "read"); err != nil {
+		return 0, err
+	}
+	if c.armed.Load() {
+		sent, err := c.sendHeld()
+		if err != nil {
+			return 0, err
+		}
+		if sent {
+			// The answer cannot be here yet: wait for it before reading.
+			if _, err := c.park(false); err != nil {
+				return 0, err
+			}
+		}
+	}
 	for {
 		n, errno := c.syscall(syscall.SYS_READ, b)
 		if errno == syscall.EAGAIN {
@@ -127,10 +162,37 @@ func (c *LoopConn) Read(b []byte) (int, error) {
 	}
 }
 
+// sendHeld writes what DeferWritesToRead held, and reports whether there
+// was anything.
+func (c *LoopConn) sendHeld() (bool, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	pending := c.pending
+	c.deferring, c.pending = false, c.pending[:0]
+	c.armed.Store(false)
+	if len(pending) == 0 {
+		return false, nil
+	}
+	_, err := c.write(pending)
+	return true, err
+}
+
 // Write writes all of b, waiting while the socket is full.
 func (c *LoopConn) Write(b []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if err := c.expired(&c.writeAt, "write"); err != nil {
+		return 0, err
+	}
+	if c.deferring {
+		c.pending = append(c.pending, b...)
+		return len(b), nil
+	}
+	return c.write(b)
+}
+
+// write writes all of b; c.wmu is held.
+func (c *LoopConn) write(b []byte) (int, error) {
 	w := 0
 	for w < len(b) {
 		n, errno := c.syscall(syscall.SYS_WRITE, b[w:])
@@ -215,10 +277,10 @@ func (c *LoopConn) park(write bool) (bool, error) {
 	if write {
 		at, op = &c.writeAt, "write"
 	}
-	dl := at.Load()
-	if dl != 0 && time.Now().UnixNano() >= dl {
-		return false, c.opError(op, os.ErrDeadlineExceeded)
+	if err := c.expired(at, op); err != nil {
+		return false, err
 	}
+	dl := at.Load()
 	c.fdmu.RLock()
 	if c.closed {
 		c.fdmu.RUnlock()
@@ -231,6 +293,15 @@ func (c *LoopConn) park(write bool) (bool, error) {
 	}
 	l.Park(dl)
 	return true, nil
+}
+
+// expired fails an operation whose deadline, in at, has passed: as with
+// net's connections, even one that would not have to wait.
+func (c *LoopConn) expired(at *atomic.Int64, op string) error {
+	if dl := at.Load(); dl != 0 && time.Now().UnixNano() >= dl {
+		return c.opError(op, os.ErrDeadlineExceeded)
+	}
+	return nil
 }
 
 // poller returns the duplicate that Go's poller watches, making it the

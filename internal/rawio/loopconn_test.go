@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/nettest"
+
 	"github.com/rampart-dev/rampart/internal/evloop"
 )
 
-// onLoop accepts one connection on a detaching Listener and runs task on
+// onLoop accepts one connection on a LoopListener and runs task on
 // it as a task of a one-loop group; it returns the client's side.
 func onLoop(t *testing.T, task func(c net.Conn)) net.Conn {
 	t.Helper()
@@ -26,7 +28,7 @@ func onLoop(t *testing.T, task func(c net.Conn)) net.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln = Listener(ln)
+	ln = LoopListener(ln)
 	defer ln.Close()
 	client, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -37,7 +39,7 @@ func onLoop(t *testing.T, task func(c net.Conn)) net.Conn {
 		t.Fatal(err)
 	}
 	if _, ok := server.(*LoopConn); !ok {
-		t.Fatalf("Listener gave %T, want *LoopConn", server)
+		t.Fatalf("LoopListener gave %T, want *LoopConn", server)
 	}
 	done := make(chan struct{})
 	g.Go(func() {
@@ -187,12 +189,17 @@ func TestLoopConnWriteWaitsForAFullSocket(t *testing.T) {
 // TestLoopConnFromAGoroutine: a goroutine that is not a task waits on Go's
 // poller, through the duplicate it joins the first time.
 func TestLoopConnFromAGoroutine(t *testing.T) {
-	c1, c2, stop, err := pair(t, true)
+	c1, c2, stop, err := pair(t, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
-	lc := c2.(*LoopConn)
+	d, err := Detach(c2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	lc := d.(*LoopConn)
 	lc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	go func() {
 		time.Sleep(50 * time.Millisecond)
@@ -205,4 +212,64 @@ func TestLoopConnFromAGoroutine(t *testing.T) {
 	if lc.polled.Load() == nil {
 		t.Error("the goroutine's wait did not go through Go's poller")
 	}
+}
+
+// TestLoopConnDeferredWrite: a write held by DeferWritesToRead goes out
+// only with the next Read, which then parks for the answer.
+func TestLoopConnDeferredWrite(t *testing.T) {
+	held := make(chan struct{})
+	goOn := make(chan struct{})
+	answer := make(chan string, 1)
+	client := onLoop(t, func(c net.Conn) {
+		c.(*LoopConn).DeferWritesToRead()
+		io.WriteString(c, "ping")
+		close(held)
+		<-goOn
+		got := make([]byte, 4)
+		_, err := io.ReadFull(c, got)
+		if err != nil {
+			answer <- err.Error()
+			return
+		}
+		answer <- string(got)
+	})
+	<-held
+	client.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, err := client.Read(make([]byte, 4)); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the held write arrived before the read: %d bytes, %v", n, err)
+	}
+	close(goOn)
+	client.SetDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(client, got); err != nil || string(got) != "ping" {
+		t.Fatalf("the held write: %q, %v", got, err)
+	}
+	io.WriteString(client, "pong")
+	select {
+	case a := <-answer:
+		if a != "pong" {
+			t.Fatalf("the task read %q, want pong", a)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the task did not get the answer")
+	}
+}
+
+// TestLoopConnIsANetConn runs x/net's net.Conn conformance suite on a pair
+// of LoopConns used from goroutines: deadlines, close while blocked and
+// concurrent calls, through the duplicate Go's poller watches.
+func TestLoopConnIsANetConn(t *testing.T) {
+	nettest.TestConn(t, func() (net.Conn, net.Conn, func(), error) {
+		c1, c2, stop, err := pair(t, false)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		d1, err1 := Detach(c1)
+		d2, err2 := Detach(c2)
+		if err1 != nil || err2 != nil {
+			stop()
+			return nil, nil, nil, errors.Join(err1, err2)
+		}
+		return d1, d2, func() { d1.Close(); d2.Close() }, nil
+	})
 }

@@ -81,6 +81,7 @@ func run(ctx context.Context, args []string) error {
 	fs.Var(&scenarios, "scenarios", "scenarios to run (default keepalive,resume,handshake,100k,reencrypt,monitoring)")
 	fs.StringVar(&o.Backends, "backends", harness.BackendsGo, "what the peers proxy to: go (rampart-bench backend, Go's net/http) or nginx (one worker each; no reencrypt)")
 	fs.BoolVar(&o.Profile, "profile", false, "also take CPU profiles of rampart's lb (extra runs, not in the table)")
+	fs.IntVar(&o.LBLoops, "lb-loops", 0, "run rampart's lb on this many event loops instead of a goroutine per connection (experimental)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -150,8 +151,12 @@ func lb(ctx context.Context, args []string) error {
 	fs.StringVar(&c.PprofListen, "pprof", "", "serve net/http/pprof on this address")
 	fs.BoolVar(&c.Monitored, "monitored", false, "turn the server's monitoring client on, as a node with monitoring enabled (needs --admin)")
 	fs.StringVar(&c.AdminListen, "admin", "", "with --monitored: serve /metrics over mutual TLS on this address")
+	fs.IntVar(&c.EventLoops, "loops", 0, "serve HTTPS/1.1 on this many event loops instead of a goroutine per connection (experimental)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if c.EventLoops < 0 {
+		return fmt.Errorf("lb: --loops %d: want 0 (goroutines) or a number of loops", c.EventLoops)
 	}
 	c.Upstreams = ups
 	c.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
