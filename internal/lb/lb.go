@@ -63,8 +63,9 @@ type Config struct {
 	// runs a thread per CPU, instead of a goroutine each. The listener
 	// should then detach its connections from Go's poller
 	// (rawio.LoopListener). Off by default: on this project's 2-CPU
-	// benchmark machine it left no CPU idle but cost more per request
-	// than goroutines (docs/performance.md).
+	// benchmark machine the loops left no CPU idle and cost what
+	// goroutines cost per request, but behind Go backends their tail was
+	// a little longer (docs/performance.md, "The lb on event loops").
 	EventLoops int
 }
 
