@@ -255,18 +255,9 @@ const maxIdleToHold = time.Second
 
 // dial opens a new connection to hc's upstream, with TLS when hc has it.
 func (t *h1Transport) dial(ctx context.Context, hc *hostConns) (*h1Conn, error) {
-	raw, err := t.dialer.DialContext(ctx, "tcp", hc.key.addr)
+	raw, err := t.dialRaw(ctx, hc.key.addr)
 	if err != nil {
 		return nil, err // a *net.OpError with Op "dial": nothing was sent
-	}
-	if evloop.Current() != nil {
-		// A task's connection: out of Go's poller, so that only its
-		// loop wakes for it.
-		if d, err := rawio.Detach(raw); err == nil {
-			raw = d
-		}
-	} else {
-		raw = rawio.Wrap(raw) // reads and writes without the scheduler's system call hand-off
 	}
 	c := &h1Conn{t: t, hc: hc, raw: raw, nc: raw, briefIdle: true}
 	if hc.tls != nil {
@@ -284,6 +275,30 @@ func (t *h1Transport) dial(ctx context.Context, hc *hostConns) (*h1Conn, error) 
 		c.nc = tc
 	}
 	return c, nil
+}
+
+// dialRaw connects to addr. A task on an event loop connects without
+// blocking its loop (rawio.DialLoop) and gets a connection only its loop
+// watches; anything else dials through net, with raw reads and writes.
+func (t *h1Transport) dialRaw(ctx context.Context, addr string) (net.Conn, error) {
+	onLoop := evloop.Current() != nil
+	if onLoop && t.dialer.LocalAddr == nil {
+		c, err := rawio.DialLoop(ctx, addr, t.dialer.Timeout, t.dialer.KeepAlive)
+		if !errors.Is(err, rawio.ErrNotLiteral) {
+			return c, err
+		}
+		// A name to look up: dial as below, holding up the loop.
+	}
+	raw, err := t.dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if onLoop {
+		if d, err := rawio.Detach(raw); err == nil {
+			return d, nil
+		}
+	}
+	return rawio.Wrap(raw), nil // reads and writes without the scheduler's system call hand-off
 }
 
 // putIdle parks c for reuse, or closes it when hc already keeps enough.

@@ -215,6 +215,9 @@ func (l *Loop) start(fn func()) {
 	t.next, _ = iter.Pull(func(yield func(struct{}) bool) {
 		t.yield = yield
 		t.g.Store(getg())
+		// Cleared before the goroutine ends, so that a new goroutine
+		// reusing its descriptor is never taken for the task.
+		defer t.g.Store(0)
 		fn()
 	})
 	l.tasks++

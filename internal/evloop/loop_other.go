@@ -14,6 +14,9 @@ type Registration struct{}
 // Arm returns nil: there are no loops to park on.
 func (r *Registration) Arm(fd uintptr, write bool) *Loop { return nil }
 
+// Disarm does nothing.
+func (r *Registration) Disarm(l *Loop, write bool) {}
+
 // Wake does nothing.
 func (r *Registration) Wake() {}
 

@@ -35,8 +35,11 @@ func (r *Registration) Arm(fd uintptr, write bool) *Loop {
 	l := Current()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	parked := r.reader != nil || r.writer != nil
 	if l == nil {
-		if r.loop != nil {
+		// Leave the loop, unless a task is parked there on the other
+		// direction: it must go on being woken.
+		if r.loop != nil && !parked {
 			r.loop.detach(fd, r.id)
 			r.loop, r.out = nil, false
 		}
@@ -44,6 +47,12 @@ func (r *Registration) Arm(fd uintptr, write bool) *Loop {
 	}
 	if r.loop != l {
 		if r.loop != nil {
+			if parked {
+				// A task of another loop is parked on it: the caller waits
+				// on Go's poller, holding up its loop (correct, if slow;
+				// two loops never share a connection in practice).
+				return nil
+			}
 			r.loop.detach(fd, r.id)
 			r.loop = nil
 		}
@@ -72,6 +81,20 @@ func (r *Registration) Arm(fd uintptr, write bool) *Loop {
 	}
 	t.reg = r
 	return l
+}
+
+// Disarm undoes Arm for the running task of l, which decided not to park
+// after all (its deadline had passed), so that r holds no stale waiter.
+func (r *Registration) Disarm(l *Loop, write bool) {
+	t := l.current.Load()
+	r.mu.Lock()
+	if write && r.writer == t {
+		r.writer = nil
+	}
+	if !write && r.reader == t {
+		r.reader = nil
+	}
+	r.mu.Unlock()
 }
 
 // epollEvent is what a registration asks epoll for: readable always,

@@ -138,8 +138,9 @@ func (c *Conn) readLocked(b []byte) (int, error) {
 // park waits on loop l for the armed registration, unless the deadline in
 // at has passed.
 func (c *Conn) park(l *evloop.Loop, at *atomic.Int64, op string) error {
-	dl := at.Load()
+	dl := at.Load() // read after arming: a later change wakes the task
 	if dl != 0 && time.Now().UnixNano() >= dl {
+		c.reg.Disarm(l, op == "write")
 		return c.opError(op, os.ErrDeadlineExceeded)
 	}
 	l.Park(dl)

@@ -280,7 +280,6 @@ func (c *LoopConn) park(write bool) (bool, error) {
 	if err := c.expired(at, op); err != nil {
 		return false, err
 	}
-	dl := at.Load()
 	c.fdmu.RLock()
 	if c.closed {
 		c.fdmu.RUnlock()
@@ -291,7 +290,13 @@ func (c *LoopConn) park(write bool) (bool, error) {
 	if l == nil {
 		return false, nil
 	}
-	l.Park(dl)
+	// Read after arming: a deadline another goroutine set before this
+	// point is seen here, and one set after it wakes the task (Wake).
+	if err := c.expired(at, op); err != nil {
+		c.reg.Disarm(l, write)
+		return false, err
+	}
+	l.Park(at.Load())
 	return true, nil
 }
 
@@ -345,6 +350,10 @@ func (c *LoopConn) poller() (*polledConn, error) {
 	tc.SetWriteDeadline(fromUnixNano(c.writeAt.Load()))
 	p := &polledConn{tc: tc, rc: rc}
 	c.polled.Store(p)
+	// Again, now that the setters see p: a deadline set in between would
+	// otherwise be lost.
+	tc.SetReadDeadline(fromUnixNano(c.readAt.Load()))
+	tc.SetWriteDeadline(fromUnixNano(c.writeAt.Load()))
 	c.fdmu.RLock()
 	closed := c.closed
 	c.fdmu.RUnlock()

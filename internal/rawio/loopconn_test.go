@@ -4,10 +4,13 @@ package rawio
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -272,4 +275,76 @@ func TestLoopConnIsANetConn(t *testing.T) {
 		}
 		return d1, d2, func() { d1.Close(); d2.Close() }, nil
 	})
+}
+
+// TestDialLoop: a task connects without Go's poller and gets a LoopConn
+// that works; a refused connect and a name are reported as net's dialer
+// would, and a name is left to it.
+func TestDialLoop(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(c, c)
+	}()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := closed.Addr().String()
+	closed.Close()
+
+	g, err := evloop.Start(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop(5 * time.Second)
+	type result struct {
+		echo    string
+		kind    string
+		err     error
+		refused error
+		name    error
+	}
+	done := make(chan result, 1)
+	g.Go(func() {
+		var r result
+		defer func() { done <- r }()
+		c, err := DialLoop(context.Background(), ln.Addr().String(), time.Second, 30*time.Second)
+		if err != nil {
+			r.err = err
+			return
+		}
+		defer c.Close()
+		r.kind = fmt.Sprintf("%T", c)
+		io.WriteString(c, "hello")
+		got := make([]byte, 5)
+		_, r.err = io.ReadFull(c, got)
+		r.echo = string(got)
+		_, r.refused = DialLoop(context.Background(), refused, time.Second, 0)
+		_, r.name = DialLoop(context.Background(), "localhost:1", time.Second, 0)
+	})
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the task did not finish")
+	}
+	if r.err != nil || r.echo != "hello" || r.kind != "*rawio.LoopConn" {
+		t.Fatalf("dial and echo: %s %q %v, want *rawio.LoopConn hello", r.kind, r.echo, r.err)
+	}
+	var oe *net.OpError
+	if !errors.As(r.refused, &oe) || oe.Op != "dial" || !errors.Is(r.refused, syscall.ECONNREFUSED) {
+		t.Errorf("dial to a closed port: %v, want a dial OpError with ECONNREFUSED", r.refused)
+	}
+	if !errors.Is(r.name, ErrNotLiteral) {
+		t.Errorf("dial to a name: %v, want ErrNotLiteral", r.name)
+	}
 }

@@ -406,8 +406,13 @@ type h1Conn struct {
 // serve runs the connection to its end.
 func (c *h1Conn) serve() {
 	s := c.s
-	keep := false // the connection outlives this call: hijacked, HTTP/2 or moved
-	defer func() { c.end(keep) }()
+	keep := false // the connection outlives this call: hijacked or HTTP/2
+	moved := false
+	defer func() {
+		if !moved { // serveMoved ends it, and the drain must still see it
+			c.end(keep)
+		}
+	}()
 
 	if tc, ok := c.rwc.(*tls.Conn); ok {
 		if !c.handshake(tc) {
@@ -427,7 +432,7 @@ func (c *h1Conn) serve() {
 		// Off the loop, so that a body, an upgrade or the lingering
 		// close waits without holding up the loop's other connections.
 		c.onLoop = false
-		keep = true
+		moved = true
 		go c.serveMoved()
 	}
 }
@@ -660,6 +665,10 @@ func (c *h1Conn) refuseRequest(err error, hitLimit bool) {
 	switch {
 	case hitLimit:
 		c.writeError(http.StatusRequestHeaderFieldsTooLarge, "", "")
+		if c.onLoop {
+			c.linger = true // serve lingers on a goroutine, not the loop
+			return
+		}
 		c.closeWriteAndWait()
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), isNetReadError(err):
 	case strings.Contains(err.Error(), "transfer encoding"):
