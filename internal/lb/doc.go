@@ -13,4 +13,7 @@
 // loop (Config.StdlibServer turns it off), and a process running an lb
 // collects garbage less often (TuneGC) and has a spare P for the raw socket
 // calls of internal/rawio (TuneProcs); docs/performance.md has the figures.
+// Config.EventLoops serves those clients as tasks on event loops
+// (internal/evloop) instead; it is off by default, because on the
+// benchmark machine it did not beat goroutines behind Go backends.
 package lb
