@@ -27,7 +27,14 @@ func TestSeedPresetReplicatesAWriteThroughTheAppToTheReplica(t *testing.T) {
 	// writes to.
 	s.checkAll(&a, "server-2", "server-1")
 
-	primary, replica := s.dbStatus("server-1"), s.dbStatus("server-2")
+	// The primary's status is a snapshot its server refreshes every
+	// poll: the replica may have connected since the last one.
+	primary := s.dbStatus("server-1")
+	for deadline := time.Now().Add(15 * time.Second); primary.Replicas != 1 && time.Now().Before(deadline); {
+		time.Sleep(250 * time.Millisecond)
+		primary = s.dbStatus("server-1")
+	}
+	replica := s.dbStatus("server-2")
 	if primary.Role != "primary" || primary.ReadOnly || !primary.Ready || primary.Replicas != 1 {
 		t.Errorf("server-1: %+v, want a writable primary with one replica", primary)
 	}
