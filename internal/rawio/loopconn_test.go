@@ -348,3 +348,89 @@ func TestDialLoop(t *testing.T) {
 		t.Errorf("dial to a name: %v, want ErrNotLiteral", r.name)
 	}
 }
+
+// fullListener returns the address of a listening socket that never
+// accepts and whose backlog is full, so that the kernel drops further SYNs
+// and a connect to it waits.
+func fullListener(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	// Fill the backlog with connections nobody accepts.
+	for range 4 {
+		d := net.Dialer{Timeout: 200 * time.Millisecond}
+		if c, err := d.Dial("tcp", addr); err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+	}
+	return addr
+}
+
+// TestDialLoopTimesOutWithoutHoldingTheLoop: a connect that gets no answer
+// fails with a timeout after the dial's timeout, or when its context ends,
+// and the loop's other tasks run meanwhile.
+func TestDialLoopTimesOutWithoutHoldingTheLoop(t *testing.T) {
+	addr := fullListener(t)
+	g, err := evloop.Start(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop(5 * time.Second)
+	type result struct {
+		timeout, cancelled error
+		took               time.Duration
+	}
+	done := make(chan result, 1)
+	g.Go(func() {
+		var r result
+		start := time.Now()
+		_, r.timeout = DialLoop(context.Background(), addr, 300*time.Millisecond, 0)
+		r.took = time.Since(start)
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		_, r.cancelled = DialLoop(ctx, addr, 5*time.Second, 0)
+		done <- r
+	})
+	// Another task on the same loop runs while the dial waits.
+	ran := make(chan time.Duration, 1)
+	start := time.Now()
+	g.Go(func() { ran <- time.Since(start) })
+	select {
+	case d := <-ran:
+		if d > 150*time.Millisecond {
+			t.Errorf("another task waited %v for the dialling one", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("another task never ran while a dial waited")
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the dials did not end")
+	}
+	var ne net.Error
+	if !errors.As(r.timeout, &ne) || !ne.Timeout() {
+		t.Errorf("an unanswered dial: %v, want a timeout", r.timeout)
+	}
+	if r.took < 250*time.Millisecond || r.took > 3*time.Second {
+		t.Errorf("the dial timed out after %v, want about 300ms", r.took)
+	}
+	if !errors.Is(r.cancelled, context.Canceled) {
+		t.Errorf("a dial whose context ended: %v, want context.Canceled", r.cancelled)
+	}
+}
