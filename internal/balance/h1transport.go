@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 
@@ -262,19 +263,38 @@ func (t *h1Transport) dial(ctx context.Context, hc *hostConns) (*h1Conn, error) 
 	c := &h1Conn{t: t, hc: hc, raw: raw, nc: raw, briefIdle: true}
 	if hc.tls != nil {
 		tc := tls.Client(raw, hc.tls)
-		hctx, cancel := context.WithTimeout(ctx, t.handshakeTimeout)
-		err := tc.HandshakeContext(hctx)
-		cancel()
-		if err != nil {
+		if err := t.handshake(ctx, tc, raw); err != nil {
 			raw.Close()
-			if ctx.Err() == nil && hctx.Err() != nil {
-				return nil, fmt.Errorf("upstream %s: TLS handshake timed out after %v", hc.key.addr, t.handshakeTimeout)
-			}
-			return nil, fmt.Errorf("upstream %s: TLS handshake: %w", hc.key.addr, err)
+			return nil, fmt.Errorf("upstream %s: %w", hc.key.addr, err)
 		}
 		c.nc = tc
 	}
 	return c, nil
+}
+
+// handshake runs tc's client handshake within the transport's timeout and
+// ctx. It bounds the handshake with raw's deadline, and ends it early by
+// moving that deadline when ctx ends, rather than with HandshakeContext,
+// whose helper goroutine a task on an event loop would have to wait for.
+func (t *h1Transport) handshake(ctx context.Context, tc *tls.Conn, raw net.Conn) error {
+	deadline := time.Now().Add(t.handshakeTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	raw.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
+	err := tc.Handshake()
+	stop()
+	raw.SetDeadline(time.Time{})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("TLS handshake: %w", ctx.Err())
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("TLS handshake timed out after %v", t.handshakeTimeout)
+	}
+	return fmt.Errorf("TLS handshake: %w", err)
 }
 
 // dialRaw connects to addr. A task on an event loop connects without
