@@ -108,6 +108,9 @@ func New(cfg Config) (*LB, error) {
 	if cfg.HSTSMaxAge < 0 {
 		return nil, fmt.Errorf("lb %s: HSTS max-age %v is negative", cfg.Name, cfg.HSTSMaxAge)
 	}
+	if cfg.EventLoops < 0 {
+		return nil, fmt.Errorf("lb %s: EventLoops %d is negative (0 serves each connection on a goroutine)", cfg.Name, cfg.EventLoops)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -119,7 +122,7 @@ func New(cfg Config) (*LB, error) {
 		via:               []string{"1.1 " + cfg.Name}[:1:1],
 		forwardClientCert: cfg.ForwardClientCert,
 		stdlibServer:      cfg.StdlibServer,
-		loops:             max(cfg.EventLoops, 0),
+		loops:             cfg.EventLoops,
 		acme:              cfg.ACMEHTTPHandler,
 		opts: serve.Options{
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,

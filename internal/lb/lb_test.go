@@ -28,6 +28,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"no TLS", Config{Name: "lb-1", Pool: pool}},
 		{"TLS without certificate", Config{Name: "lb-1", Pool: pool, TLS: &tls.Config{}}},
 		{"bad port", Config{Name: "lb-1", Pool: pool, TLS: cert, HTTPSPort: 70000}},
+		{"negative event loops", Config{Name: "lb-1", Pool: pool, TLS: cert, EventLoops: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := New(tc.cfg); err == nil {
