@@ -23,21 +23,17 @@ type Conn struct {
 	// The operation in flight, for the poller's callbacks below. net's
 	// own locks order calls only once they are inside rc, so each
 	// direction has its own lock around its fields.
-	rmu   sync.Mutex
-	rbuf  []byte
-	rn    int
-	rerr  syscall.Errno
-	wmu   sync.Mutex
-	wbuf  []byte
-	wn    int
-	werr  syscall.Errno
-	read  func(fd uintptr) bool // c.readOnce, bound once so that no call allocates
-	write func(fd uintptr) bool // c.writeAll
-	// Writes held for the next Read (DeferWritesToRead). armed lets a Read
-	// that has nothing held skip c.wmu.
-	armed       atomic.Bool
-	deferring   bool
-	pending     []byte
+	rmu         sync.Mutex
+	rbuf        []byte
+	rn          int
+	rerr        syscall.Errno
+	wmu         sync.Mutex
+	wbuf        []byte
+	wn          int
+	werr        syscall.Errno
+	read        func(fd uintptr) bool // c.readOnce, bound once so that no call allocates
+	write       func(fd uintptr) bool // c.writeAll
+	held        heldWrites            // for the next Read (DeferWritesToRead), under wmu
 	sendRead    func(fd uintptr) bool // c.sendThenRead
 	sendBlocked bool                  // the held bytes met a full socket
 
@@ -85,8 +81,7 @@ func Wrap(c net.Conn) net.Conn {
 // only on a connection where nothing is expected before its request.
 func (c *Conn) DeferWritesToRead() {
 	c.wmu.Lock()
-	c.deferring = true
-	c.armed.Store(true)
+	c.held.start()
 	c.wmu.Unlock()
 }
 
@@ -98,11 +93,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	if c.armed.Load() {
+	if c.held.armed.Load() {
 		c.wmu.Lock()
-		pending := c.pending
-		c.deferring, c.pending = false, c.pending[:0]
-		c.armed.Store(false)
+		pending := c.held.take()
 		if len(pending) > 0 {
 			return c.sendAndRead(pending, b) // unlocks wmu
 		}
@@ -206,12 +199,11 @@ func (c *Conn) sendThenRead(fd uintptr) bool {
 // Write writes all of b, waiting on the poller while the socket is full.
 func (c *Conn) Write(b []byte) (int, error) {
 	c.wmu.Lock()
-	if c.deferring {
-		c.pending = append(c.pending, b...)
-		c.wmu.Unlock()
+	held := c.held.hold(b)
+	c.wmu.Unlock()
+	if held {
 		return len(b), nil
 	}
-	c.wmu.Unlock()
 	return c.writeHeld(b)
 }
 

@@ -40,11 +40,7 @@ type LoopConn struct {
 	pollMu sync.Mutex
 	polled atomic.Pointer[polledConn] // Go's poller's view, once a goroutine waited
 
-	// Writes held for the next Read (DeferWritesToRead), under wmu; armed
-	// lets a Read with nothing held skip wmu.
-	armed     atomic.Bool
-	deferring bool
-	pending   []byte
+	held heldWrites // for the next Read (DeferWritesToRead), under wmu
 }
 
 // polledConn is the duplicate that Go's poller watches for a LoopConn.
@@ -104,8 +100,7 @@ func dupCloseOnExec(fd int) (int, error) {
 // it.
 func (c *LoopConn) DeferWritesToRead() {
 	c.wmu.Lock()
-	c.deferring = true
-	c.armed.Store(true)
+	c.held.start()
 	c.wmu.Unlock()
 }
 
@@ -120,7 +115,7 @@ func (c *LoopConn) Read(b []byte) (int, error) {
 	if err := c.expired(&c.readAt, "read"); err != nil {
 		return 0, err
 	}
-	if c.armed.Load() {
+	if c.held.armed.Load() {
 		sent, err := c.sendHeld()
 		if err != nil {
 			return 0, err
@@ -167,9 +162,7 @@ func (c *LoopConn) Read(b []byte) (int, error) {
 func (c *LoopConn) sendHeld() (bool, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	pending := c.pending
-	c.deferring, c.pending = false, c.pending[:0]
-	c.armed.Store(false)
+	pending := c.held.take()
 	if len(pending) == 0 {
 		return false, nil
 	}
@@ -184,8 +177,7 @@ func (c *LoopConn) Write(b []byte) (int, error) {
 	if err := c.expired(&c.writeAt, "write"); err != nil {
 		return 0, err
 	}
-	if c.deferring {
-		c.pending = append(c.pending, b...)
+	if c.held.hold(b) {
 		return len(b), nil
 	}
 	return c.write(b)
