@@ -122,49 +122,38 @@ func TestLoopConnReadDeadline(t *testing.T) {
 	}
 }
 
-// TestLoopConnDeadlineMovedWakes: a deadline moved into the past by another
-// goroutine wakes a task parked without one.
-func TestLoopConnDeadlineMovedWakes(t *testing.T) {
-	result := make(chan error, 1)
-	parked := make(chan net.Conn, 1)
-	onLoop(t, func(c net.Conn) {
-		parked <- c
-		_, err := c.Read(make([]byte, 1))
-		result <- err
-	})
-	c := <-parked
-	time.Sleep(50 * time.Millisecond)
-	c.SetReadDeadline(time.Unix(1, 0))
-	select {
-	case err := <-result:
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("Read after its deadline moved: %v, want a timeout", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("moving the deadline did not wake the parked task")
-	}
-}
-
-// TestLoopConnCloseWakes: closing from another goroutine wakes a task
-// parked in Read, which finds the connection closed.
-func TestLoopConnCloseWakes(t *testing.T) {
-	result := make(chan error, 1)
-	parked := make(chan net.Conn, 1)
-	onLoop(t, func(c net.Conn) {
-		parked <- c
-		_, err := c.Read(make([]byte, 1))
-		result <- err
-	})
-	c := <-parked
-	time.Sleep(50 * time.Millisecond)
-	c.Close()
-	select {
-	case err := <-result:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Fatalf("Read on a closed connection: %v, want net.ErrClosed", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not wake the parked task")
+// TestLoopConnWokenFromAnotherGoroutine: a task parked in Read without a
+// deadline is woken by another goroutine moving its deadline into the past
+// (Wake) or closing the connection, and sees why.
+func TestLoopConnWokenFromAnotherGoroutine(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		wake func(net.Conn)
+		want error
+	}{
+		{"deadline moved", func(c net.Conn) { c.SetReadDeadline(time.Unix(1, 0)) }, os.ErrDeadlineExceeded},
+		{"closed", func(c net.Conn) { c.Close() }, net.ErrClosed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			result := make(chan error, 1)
+			parked := make(chan net.Conn, 1)
+			onLoop(t, func(c net.Conn) {
+				parked <- c
+				_, err := c.Read(make([]byte, 1))
+				result <- err
+			})
+			c := <-parked
+			time.Sleep(50 * time.Millisecond)
+			tc.wake(c)
+			select {
+			case err := <-result:
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("the parked Read returned %v, want %v", err, tc.want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the parked task was not woken")
+			}
+		})
 	}
 }
 
