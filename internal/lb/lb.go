@@ -43,6 +43,9 @@ type Config struct {
 	// the plain-HTTP listener.
 	ACMEHTTPHandler http.Handler
 	// Middleware, when set, wraps the HTTPS handler: per-client limits, say.
+	// Like the lb's own handlers, it must be done with a request when it
+	// returns: the next request of the connection reuses its memory
+	// (serve.Options.ReuseRequests).
 	Middleware func(http.Handler) http.Handler
 	// Server limits, with the defaults of package serve.
 	ReadHeaderTimeout time.Duration
@@ -167,6 +170,7 @@ func (l *LB) Run(ctx context.Context, https, plain net.Listener) error {
 	tlsOpts := l.opts
 	tlsOpts.TLS = l.tls
 	tlsOpts.OwnHTTP1 = !l.stdlibServer
+	tlsOpts.ReuseRequests = true
 	tlsOpts.Loops = l.loops
 	errc := make(chan error, 2)
 	servers := 1

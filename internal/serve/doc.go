@@ -9,7 +9,8 @@
 // package's own connection loop (http1.go, http1_response.go): it parses
 // requests with net/http's parser (a simple bodyless head with
 // readSimpleRequest, which makes the very same request for less, or
-// declines) and follows net/http's framing and keep-alive rules, but reads
+// declines; with Options.ReuseRequests, into the memory of the
+// connection's request before) and follows net/http's framing and keep-alive rules, but reads
 // nothing while a short handler runs (only a request that runs for a
 // second is watched for its client leaving), gives each request a cheaper
 // context (http1_context.go), takes a proxy's response header lines as
@@ -24,5 +25,5 @@
 // that may wait on anything else (a body, an Expect, an upgrade) and a
 // lingering close move their connection to a goroutine for good, so that
 // no loop waits for them. The differential tests run the own loop both
-// ways.
+// ways, reusing requests as the lb does.
 package serve

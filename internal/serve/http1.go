@@ -385,10 +385,11 @@ type h1Conn struct {
 	lr       limitedReader // beneath br: bounds a request's head
 	br       *bufio.Reader
 	bw       *bufio.Writer
-	wmu      sync.Mutex  // orders a 100 Continue, written from a body read, with the response
-	pending  []byte      // a response of unknown length, held back
-	head     []byte      // the response's header lines, as WriteHeader found them
-	header   http.Header // lent to each response in turn (h1Response.Header)
+	wmu      sync.Mutex     // orders a 100 Continue, written from a body read, with the response
+	pending  []byte         // a response of unknown length, held back
+	head     []byte         // the response's header lines, as WriteHeader found them
+	header   http.Header    // lent to each response in turn (h1Response.Header)
+	spare    *simpleRequest // each simple request in turn, with Options.ReuseRequests
 	hijacked bool
 
 	// The deadlines in force (Unix nanoseconds, 0 for none), and whether
@@ -574,7 +575,14 @@ func (c *h1Conn) readRequest(headLimit int64, first, lastPOST bool) (*http.Reque
 	}
 	// A simple head whole in the buffer is parsed for less; anything
 	// else goes to net/http's parser, which has the last word.
-	req, simple := readSimpleRequest(c.br)
+	var into *simpleRequest
+	if o.ReuseRequests {
+		if c.spare == nil {
+			c.spare = new(simpleRequest)
+		}
+		into = c.spare
+	}
+	req, simple := readSimpleRequest(c.br, into)
 	var err error
 	if !simple {
 		req, err = http.ReadRequest(c.br)

@@ -29,7 +29,8 @@ import (
 
 // engines names the HTTP/1 implementations the tests compare: the first is
 // the reference; the own loop runs once with a goroutine per connection and
-// once as tasks on event loops.
+// once as tasks on event loops, both reusing requests (ReuseRequests) as
+// the lb has them do.
 var engines = [...]struct {
 	name  string
 	own   bool

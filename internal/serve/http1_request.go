@@ -18,7 +18,11 @@ import (
 // buffered whole, it returns false and consumes nothing, and
 // http.ReadRequest parses the bytes and decides; that is also why it
 // declines rather than refuses: an error is net/http's to give.
-func readSimpleRequest(br *bufio.Reader) (*http.Request, bool) {
+//
+// into, when not nil, is a request of the same connection that is done
+// with (Options.ReuseRequests): the request is read into it, and into
+// its header map, instead of new memory.
+func readSimpleRequest(br *bufio.Reader, into *simpleRequest) (*http.Request, bool) {
 	buf, _ := br.Peek(br.Buffered())
 	end := bytes.Index(buf, crlfcrlf)
 	if end < 0 {
@@ -137,12 +141,22 @@ func readSimpleRequest(br *bufio.Reader) (*http.Request, bool) {
 	}
 
 	s := string(head)
-	r := new(simpleRequest)
+	r := into
+	var h http.Header
+	if r == nil {
+		r = new(simpleRequest)
+	} else {
+		h = r.req.Header
+		clear(h) // keeps the map's memory
+		*r = simpleRequest{}
+	}
+	if h == nil {
+		h = make(http.Header, n-1)
+	}
 	vals := r.vals[:]
 	if n-1 > len(vals) {
 		vals = make([]string, n-1)
 	}
-	h := make(http.Header, n-1)
 	for _, l := range lines[:n] {
 		key := l.key
 		if key == "" {

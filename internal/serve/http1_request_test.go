@@ -212,11 +212,38 @@ func FuzzReadSimpleRequest(f *testing.F) {
 // same bytes, split (when above 0) records the first read, so that only
 // that much is buffered, and reports whether the fast path took them. A
 // request it takes must be net/http's, to the unexported fields, and leave
-// the same bytes unread; a declined head must be left untouched.
+// the same bytes unread; a declined head must be left untouched. It does
+// so twice: into new memory, and into a request that a handler has used
+// (Options.ReuseRequests).
 func checkSimpleRequest(t *testing.T, head []byte, split int) bool {
 	t.Helper()
+	took := checkSimpleRequestInto(t, head, split, nil)
+	if checkSimpleRequestInto(t, head, split, usedSimpleRequest(t)) != took {
+		t.Fatalf("%q: taken into new memory %v, but not into a used request", head, took)
+	}
+	return took
+}
+
+// usedSimpleRequest returns a request read from a head with a query, a
+// repeated header and more header lines than most, to which a handler then
+// added a header: what ReuseRequests reads the next request into.
+func usedSimpleRequest(t *testing.T) *simpleRequest {
+	t.Helper()
+	r := new(simpleRequest)
+	br := bufio.NewReader(strings.NewReader("GET /used/path?q=1 HTTP/1.1\r\nHost: used.example\r\n" +
+		"Accept: */*\r\nX-A: 1\r\nX-A: 2\r\nCookie: c=1\r\nX-B: b\r\nConnection: close\r\n\r\n"))
+	br.Peek(1)
+	if _, ok := readSimpleRequest(br, r); !ok {
+		t.Fatal("the used request's head is not simple")
+	}
+	r.req.Header.Set("X-Forwarded-For", "192.0.2.1")
+	return r
+}
+
+func checkSimpleRequestInto(t *testing.T, head []byte, split int, into *simpleRequest) bool {
+	t.Helper()
 	got, br := readSplit(head, split, func(br *bufio.Reader) (*http.Request, bool) {
-		return readSimpleRequest(br)
+		return readSimpleRequest(br, into)
 	})
 	rest, err := io.ReadAll(br)
 	if err != nil {
@@ -313,6 +340,7 @@ func (r *splitReader) Read(p []byte) (int, error) {
 }
 
 func BenchmarkReadRequest(b *testing.B) {
+	var spare simpleRequest // ReuseRequests: every request read into the one before
 	parsers := []struct {
 		name string
 		read func(*bufio.Reader) (*http.Request, bool)
@@ -321,7 +349,8 @@ func BenchmarkReadRequest(b *testing.B) {
 			req, err := http.ReadRequest(br)
 			return req, err == nil
 		}},
-		{"simple", readSimpleRequest},
+		{"simple", func(br *bufio.Reader) (*http.Request, bool) { return readSimpleRequest(br, nil) }},
+		{"simple_reused", func(br *bufio.Reader) (*http.Request, bool) { return readSimpleRequest(br, &spare) }},
 	}
 	heads := []struct{ name, head string }{{"wrk", wrkHead}, {"browser", browserHead}}
 	for _, p := range parsers {

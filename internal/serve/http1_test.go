@@ -332,7 +332,7 @@ func TestOwnHTTP1MatchesNetHTTP(t *testing.T) {
 	var servers [2][len(engines)]*testServer // by transport, engine
 	for i, tr := range transports {
 		for j, e := range engines {
-			servers[i][j] = startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, MaxHeaderBytes: 4096}, tr.tls)
+			servers[i][j] = startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, ReuseRequests: e.own, MaxHeaderBytes: 4096}, tr.tls)
 		}
 	}
 	// Each exchange ends with a sentinel request that asks the server to
@@ -416,7 +416,7 @@ func TestOwnHTTP1ExpectContinue(t *testing.T) {
 	for _, withTLS := range []bool{true, false} {
 		var got [len(engines)]string
 		for i, e := range engines {
-			s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops}, withTLS)
+			s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, ReuseRequests: e.own}, withTLS)
 			c := s.dial(t)
 			c.SetDeadline(time.Now().Add(3 * time.Second))
 			io.WriteString(c, "POST /echo HTTP/1.1\r\n"+host+"Expect: 100-continue\r\nContent-Length: 5\r\n\r\n")
@@ -464,7 +464,7 @@ func TestOwnHTTP1ExpectContinueNotRead(t *testing.T) {
 	t.Parallel()
 	var got [len(engines)]exchange
 	for i, e := range engines {
-		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops}, true)
+		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, ReuseRequests: e.own}, true)
 		c := s.dial(t)
 		c.SetDeadline(time.Now().Add(1500 * time.Millisecond))
 		io.WriteString(c, "POST /noread HTTP/1.1\r\n"+host+"Expect: 100-continue\r\nContent-Length: 5\r\n\r\n")
@@ -498,7 +498,7 @@ func TestOwnHTTP1RequestFields(t *testing.T) {
 			s := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				ch <- seen{r, r.Context()}
 				io.WriteString(w, "ok")
-			}), Options{OwnHTTP1: e.own, Loops: e.loops}, true)
+			}), Options{OwnHTTP1: e.own, Loops: e.loops, ReuseRequests: e.own}, true)
 			c := s.dial(t)
 			c.SetDeadline(time.Now().Add(3 * time.Second))
 			io.WriteString(c, "GET /info?x=1 HTTP/1.1\r\nHost: example.test\r\n\r\n")
@@ -543,7 +543,7 @@ func TestOwnHTTP1LeavesH2ToNetHTTP(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			s := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprintf(w, "%d", r.ProtoMajor)
-			}), Options{OwnHTTP1: e.own, Loops: e.loops}, true)
+			}), Options{OwnHTTP1: e.own, Loops: e.loops, ReuseRequests: e.own}, true)
 			_, pool := testTLS(t)
 			for _, tc := range []struct {
 				protos []string
@@ -573,7 +573,7 @@ func TestOwnHTTP1LeavesH2ToNetHTTP(t *testing.T) {
 func TestOwnHTTP1ReadHeaderTimeout(t *testing.T) {
 	var got [len(engines)]string
 	for i, e := range engines {
-		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, ReadHeaderTimeout: 200 * time.Millisecond}, true)
+		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, ReuseRequests: e.own, ReadHeaderTimeout: 200 * time.Millisecond}, true)
 		c := s.dial(t)
 		start := time.Now()
 		c.SetDeadline(start.Add(4 * time.Second))
@@ -599,7 +599,7 @@ func TestOwnHTTP1ReadHeaderTimeout(t *testing.T) {
 // closed after IdleTimeout.
 func TestOwnHTTP1IdleTimeout(t *testing.T) {
 	for _, e := range engines {
-		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, IdleTimeout: 300 * time.Millisecond}, true)
+		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, ReuseRequests: e.own, IdleTimeout: 300 * time.Millisecond}, true)
 		c := s.dial(t)
 		c.SetDeadline(time.Now().Add(3 * time.Second))
 		io.WriteString(c, get("/cl"))
@@ -635,7 +635,7 @@ func TestOwnHTTP1GracefulDrain(t *testing.T) {
 				io.WriteString(w, "done")
 			})
 			mux.HandleFunc("/fast", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "fast") })
-			s := startServer(t, mux, Options{OwnHTTP1: e.own, Loops: e.loops, DrainTimeout: 3 * time.Second}, true)
+			s := startServer(t, mux, Options{OwnHTTP1: e.own, Loops: e.loops, ReuseRequests: e.own, DrainTimeout: 3 * time.Second}, true)
 
 			idle := s.dial(t)
 			idle.SetDeadline(time.Now().Add(5 * time.Second))
@@ -711,7 +711,7 @@ func TestOwnHTTP1DrainTimeout(t *testing.T) {
 				case <-time.After(5 * time.Second):
 				case <-release:
 				}
-			}), Options{OwnHTTP1: e.own, Loops: e.loops, DrainTimeout: 200 * time.Millisecond}, true)
+			}), Options{OwnHTTP1: e.own, Loops: e.loops, ReuseRequests: e.own, DrainTimeout: 200 * time.Millisecond}, true)
 			c := s.dial(t)
 			io.WriteString(c, get("/"))
 			<-entered
@@ -763,7 +763,7 @@ func TestOwnHTTP1Hijack(t *testing.T) {
 						return
 					}
 				}
-			}), Options{OwnHTTP1: e.own, Loops: e.loops}, true)
+			}), Options{OwnHTTP1: e.own, Loops: e.loops, ReuseRequests: e.own}, true)
 			c := s.dial(t)
 			c.SetDeadline(time.Now().Add(3 * time.Second))
 			io.WriteString(c, "GET /ws HTTP/1.1\r\n"+host+"Upgrade: echo\r\nConnection: Upgrade\r\n\r\nearly")
@@ -905,7 +905,7 @@ func TestOwnHTTP1ObservesHandshakes(t *testing.T) {
 			var got [len(engines)]string
 			for i, e := range engines {
 				obs := &h1Observer{}
-				s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, Observer: obs}, true)
+				s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, ReuseRequests: e.own, Observer: obs}, true)
 				sc.run(t, s)
 				// Outcomes are reported when the server notices the
 				// connection end; give it time and check nothing more comes.
@@ -934,7 +934,7 @@ func TestOwnHTTP1PlainHTTPOnTLSPort(t *testing.T) {
 	const want = "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
 	var got [len(engines)]string
 	for i, e := range engines {
-		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops}, true)
+		s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, ReuseRequests: e.own}, true)
 		c, err := net.Dial("tcp", s.addr)
 		if err != nil {
 			t.Fatal(err)
@@ -973,7 +973,7 @@ func TestOwnHTTP1SurvivesHandlerPanic(t *testing.T) {
 				panic(errors.New("boom"))
 			})
 			mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-			s := startServer(t, mux, Options{OwnHTTP1: e.own, Loops: e.loops}, true)
+			s := startServer(t, mux, Options{OwnHTTP1: e.own, Loops: e.loops, ReuseRequests: e.own}, true)
 			// Another client, mid keep-alive, is not disturbed.
 			other := s.dial(t)
 			other.SetDeadline(time.Now().Add(3 * time.Second))
@@ -1017,7 +1017,7 @@ func TestOwnHTTP1SilentConnection(t *testing.T) {
 	for _, e := range engines {
 		for _, withTLS := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/tls=%v", e.name, withTLS), func(t *testing.T) {
-				s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 10 * time.Second}, withTLS)
+				s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, ReuseRequests: e.own, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 10 * time.Second}, withTLS)
 				c := s.dial(t) // with TLS, after the handshake
 				start := time.Now()
 				c.SetDeadline(start.Add(3 * time.Second))
@@ -1035,7 +1035,7 @@ func TestOwnHTTP1SilentConnection(t *testing.T) {
 func TestOwnHTTP1SilentTLSClient(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
-			s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 10 * time.Second}, true)
+			s := startServer(t, conformanceHandler(), Options{OwnHTTP1: e.own, Loops: e.loops, ReuseRequests: e.own, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 10 * time.Second}, true)
 			c, err := net.Dial("tcp", s.addr)
 			if err != nil {
 				t.Fatal(err)

@@ -41,6 +41,15 @@ type Options struct {
 	// that may wait on anything else (a body, an upgrade) move their
 	// connection to a goroutine. 0 means a goroutine per connection.
 	Loops int
+	// ReuseRequests, with OwnHTTP1, reads each connection's next request
+	// into the memory of the one before (the http.Request, its URL and
+	// its Header map), as fasthttp does, instead of allocating them
+	// anew: most of what a keep-alive request costs the garbage
+	// collector. Set it only for a handler that keeps none of the three,
+	// nor a Header's value slices, once ServeHTTP has returned; the
+	// strings in them stay valid. The lb sets it: its handlers (limits,
+	// metrics, the pool) are done with a request when they return.
+	ReuseRequests bool
 }
 
 // Observer watches a server. Package metrics provides one.
