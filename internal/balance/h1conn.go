@@ -231,7 +231,8 @@ func (c *h1Conn) readResponse(req *http.Request, head *responseHead) (*http.Resp
 			return nil, err
 		}
 		if readResponseHead(c.br, head, req.Method == http.MethodHead) {
-			x := &parsedResponse{resp: http.Response{
+			x := &head.response
+			*x = parsedResponse{resp: http.Response{
 				Status:        statusText(head.code),
 				StatusCode:    head.code,
 				Proto:         "HTTP/1.1",
@@ -445,8 +446,8 @@ func (c *h1Conn) abort() { c.raw.Close() }
 // close closes an idle connection politely.
 func (c *h1Conn) close() { c.nc.Close() }
 
-// parsedResponse is a response from a parsed head with its body, allocated
-// at once.
+// parsedResponse is a response from a parsed head with its body, in one
+// piece: it lives in the responseHead the caller passed.
 type parsedResponse struct {
 	resp http.Response
 	body h1Body

@@ -13,8 +13,9 @@ import (
 // Transfer-Encoding. The lines a proxy passes on are kept as they came, so
 // no header map, no string per field and no second serialisation is made
 // for them; parseResponseHead leaves every other response to net/http's
-// parser. It lives in its h1Conn and is valid until the response's body is
-// read or closed.
+// parser. It lives in the proxied exchange (exchangeState), with the
+// response made from it, and is valid until the response's body is read or
+// closed.
 //
 // A caller that can use one passes it down to the connection with the
 // names to drop; parsed tells it whether the connection filled it.
@@ -35,6 +36,10 @@ type responseHead struct {
 	// lines are the end-to-end fields, each "Name: value\r\n" as the
 	// upstream wrote it, without the framing, hop-by-hop and dropped ones.
 	lines []byte
+
+	// response is what the connection returns for a parsed head: it lives
+	// here, with the exchange, instead of in an allocation of its own.
+	response parsedResponse
 }
 
 // headerField names the fields the head parser treats specially.
