@@ -528,6 +528,9 @@ func (c *h1Conn) loop(pending *http.Request) bool {
 		if c.hijacked {
 			return true
 		}
+		if c.spare != nil && req == &c.spare.req {
+			c.spare.release() // nothing of it stays while the connection idles
+		}
 		if !keepAlive {
 			if c.linger && !c.onLoop {
 				c.closeWriteAndWait()

@@ -142,16 +142,15 @@ func readSimpleRequest(br *bufio.Reader, into *simpleRequest) (*http.Request, bo
 
 	s := string(head)
 	r := into
-	var h http.Header
 	if r == nil {
 		r = new(simpleRequest)
 	} else {
-		h = r.req.Header
-		clear(h) // keeps the map's memory
-		*r = simpleRequest{}
+		r.release() // keeps the map's memory
 	}
+	h := r.header
 	if h == nil {
 		h = make(http.Header, n-1)
+		r.header = h
 	}
 	vals := r.vals[:]
 	if n-1 > len(vals) {
@@ -220,6 +219,20 @@ type simpleRequest struct {
 	req  http.Request
 	url  url.URL
 	vals [16]string
+
+	// header is the map req.Header was made as, kept for the next
+	// request (Options.ReuseRequests) even if a handler replaced it.
+	header http.Header
+}
+
+// release lets go of everything the request it held refers to (its
+// head, its context and, through that, its response) and empties its
+// header map, so that an idle connection keeps no more than the map's
+// memory for its next request.
+func (r *simpleRequest) release() {
+	h := r.header
+	clear(h)
+	*r = simpleRequest{header: h}
 }
 
 // simpleHeader is one header line of a head, by offsets into it.

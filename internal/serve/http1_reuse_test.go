@@ -2,11 +2,14 @@ package serve
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
+	"weak"
 )
 
 // seenRequest is what a handler saw of one request, read while it ran.
@@ -85,6 +88,70 @@ func TestReuseRequestsReadsEachRequestAfresh(t *testing.T) {
 			reused := seen[0].req == seen[1].req && seen[1].req == seen[3].req
 			if reused != tc.reuse {
 				t.Errorf("simple requests share one *http.Request: %v, want %v", reused, tc.reuse)
+			}
+		})
+	}
+}
+
+// TestReuseRequestsKeepsAHandlersHeaderMap: a handler that gives the
+// request a header map of its own keeps it; the next request is read into
+// the map serve made, which a handler cannot clear by accident.
+func TestReuseRequestsKeepsAHandlersHeaderMap(t *testing.T) {
+	mine := http.Header{"K": {"v"}}
+	s := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := r.Header.Get("X-N")
+		if r.URL.Path == "/replace" {
+			r.Header = mine
+		}
+		io.WriteString(w, n)
+	}), Options{OwnHTTP1: true, ReuseRequests: true}, true)
+	c := s.dial(t)
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	for i, path := range []string{"/replace", "/next", "/next"} {
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nX-N: %d\r\n\r\n", path, i)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if want := fmt.Sprint(i); string(body) != want {
+			t.Errorf("request %d saw X-N %q, want %q", i, body, want)
+		}
+	}
+	if mine.Get("K") != "v" || len(mine) != 1 {
+		t.Errorf("the handler's own header map is now %v, want K: v only", mine)
+	}
+}
+
+// TestReuseRequestsIdleConnectionHoldsNoResponse: between requests, the
+// request kept for reuse no longer refers to the last response (through
+// its context), so an idle connection holds no more than before.
+func TestReuseRequestsIdleConnectionHoldsNoResponse(t *testing.T) {
+	for _, loops := range []int{0, 2} {
+		t.Run(fmt.Sprint("loops=", loops), func(t *testing.T) {
+			last := make(chan weak.Pointer[h1Response], 1)
+			s := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				last <- weak.Make(w.(*h1Response))
+				io.WriteString(w, "ok")
+			}), Options{OwnHTTP1: true, Loops: loops, ReuseRequests: true}, true)
+			c := s.dial(t)
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, get("/"))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.ReadAll(resp.Body)
+			wp := <-last
+			// The connection stays open and idle; the response should
+			// become garbage once serve is done with it.
+			for deadline := time.Now().Add(3 * time.Second); wp.Value() != nil; {
+				if time.Now().After(deadline) {
+					t.Fatal("an idle connection still holds its last response")
+				}
+				runtime.GC()
+				time.Sleep(10 * time.Millisecond)
 			}
 		})
 	}

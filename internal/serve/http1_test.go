@@ -496,7 +496,11 @@ func TestOwnHTTP1RequestFields(t *testing.T) {
 			}
 			ch := make(chan seen, 1)
 			s := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				ch <- seen{r, r.Context()}
+				// A copy: with ReuseRequests the request is not the
+				// handler's to keep once it returns.
+				cp, u := *r, *r.URL
+				cp.URL = &u
+				ch <- seen{&cp, r.Context()}
 				io.WriteString(w, "ok")
 			}), Options{OwnHTTP1: e.own, Loops: e.loops, ReuseRequests: e.own}, true)
 			c := s.dial(t)

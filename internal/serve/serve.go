@@ -47,8 +47,10 @@ type Options struct {
 	// anew: most of what a keep-alive request costs the garbage
 	// collector. Set it only for a handler that keeps none of the three,
 	// nor a Header's value slices, once ServeHTTP has returned; the
-	// strings in them stay valid. The lb sets it: its handlers (limits,
-	// metrics, the pool) are done with a request when they return.
+	// strings in them stay valid. Between requests the connection keeps
+	// only the emptied map: nothing of the last request or its response.
+	// The lb sets it: its handlers (limits, metrics, the pool) are done
+	// with a request when they return.
 	ReuseRequests bool
 }
 
