@@ -10,14 +10,15 @@
 // requests with net/http's parser (a simple bodyless head with
 // readSimpleRequest, which makes the very same request for less, or
 // declines; with Options.ReuseRequests, into the memory of the
-// connection's request before) and follows net/http's framing and keep-alive rules, but reads
-// nothing while a short handler runs (only a request that runs for a
-// second is watched for its client leaving), gives each request a cheaper
-// context (http1_context.go), takes a proxy's response header lines as
-// bytes (WriteHeaderLines) and writes each response with one system call.
-// HTTP/2 connections still go to net/http. http1_test.go holds the two
-// side by side on the same raw requests, http1_request_test.go the two
-// request parsers.
+// connection's request before) and follows net/http's framing and
+// keep-alive rules, but reads nothing while a short handler runs (only a
+// request that runs for a second is watched for its client leaving),
+// gives each request a cheaper context (http1_context.go), takes a
+// proxy's response header lines as bytes (WriteHeaderLines) and writes
+// each response with one system call. HTTP/2 connections still go to
+// net/http. http1_test.go holds the two side by side on the same raw
+// requests, http1_request_test.go the two request parsers, and
+// http1_reuse_test.go what a reused request must not carry over.
 //
 // With Options.Loops as well, each HTTP/1.x connection is a task on one of
 // that many event loops (package evloop) instead of a goroutine: the same
