@@ -2,6 +2,7 @@ package harness
 
 import (
 	"encoding/csv"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,7 +65,8 @@ func TestRatiosAndGoalsCompareTheBaseWithEachPeer(t *testing.T) {
 	}
 	goals := strings.Join(Goals(sums, testSamples), "\n")
 	for _, want := range []string{"1.09x, met", "4.00ms vs 6.00ms, met", "100us vs HAProxy's 50us (2.00x)", "10.0%, met",
-		"round by round: 1.20, 0.30, 1.18 (0.30 to 1.20, median 1.18)"} {
+		"round by round: 1.20, 0.30, 1.18 (0.30 to 1.20, median 1.18)",
+		"p99 round by round: 0.80, 0.44, 0.83 (0.44 to 0.83, median 0.80); no worse in 3 of 3 rounds"} {
 		if !strings.Contains(goals, want) {
 			t.Errorf("goals lack %q:\n%s", want, goals)
 		}
@@ -83,6 +85,9 @@ func TestRoundRatiosPairRunsOfTheSameRound(t *testing.T) {
 	got := RoundRatios(runs, "keepalive", PeerRampart, PeerHAProxy)
 	if len(got) != 2 || got[0] != 1.2 || got[1] != 0.3 {
 		t.Fatalf("RoundRatios = %v, want [1.2 0.3]: round 1 then round 2, round 3 left out", got)
+	}
+	if p := RoundP99Ratios(runs, "keepalive", PeerRampart, PeerHAProxy); len(p) != 2 || math.Abs(p[0]-0.8) > 1e-9 || math.Abs(p[1]-4.0/9) > 1e-9 {
+		t.Errorf("RoundP99Ratios = %v, want [0.8 0.444]: 4ms/5ms, then 4ms/9ms", p)
 	}
 	if l := roundByRound("x", got[:1]); l != "" {
 		t.Errorf("one round made a line: %q", l)
