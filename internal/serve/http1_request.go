@@ -152,6 +152,7 @@ func readSimpleRequest(br *bufio.Reader, into *simpleRequest) (*http.Request, bo
 		h = make(http.Header, n-1)
 		r.header = h
 	}
+	r.held = true
 	vals := r.vals[:]
 	if n-1 > len(vals) {
 		vals = make([]string, n-1)
@@ -223,6 +224,7 @@ type simpleRequest struct {
 	// header is the map req.Header was made as, kept for the next
 	// request (Options.ReuseRequests) even if a handler replaced it.
 	header http.Header
+	held   bool // a request was read in and not yet released
 }
 
 // release lets go of everything the request it held refers to (its
@@ -230,6 +232,9 @@ type simpleRequest struct {
 // header map, so that an idle connection keeps no more than the map's
 // memory for its next request.
 func (r *simpleRequest) release() {
+	if !r.held {
+		return // already empty: the connection's loop released it
+	}
 	h := r.header
 	clear(h)
 	*r = simpleRequest{header: h}
