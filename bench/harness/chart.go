@@ -10,6 +10,7 @@ import (
 // peerColors keeps each peer's colour the same in every panel.
 var peerColors = map[string]int{
 	PeerHAProxy:          0x1f77b4,
+	PeerHAProxyControl:   0x7fb2d9,
 	PeerNginx:            0x2ca02c,
 	PeerCaddy:            0x9467bd,
 	PeerRampart:          0xd62728,

@@ -21,6 +21,10 @@ const (
 	PeerRampart          = "rampart"
 	PeerRampartReencrypt = "rampart-reencrypt"
 	PeerRampartMonitored = "rampart-monitored"
+	// PeerHAProxyControl is a second HAProxy with the same config as the
+	// first, run with Options.Control: its ratio to HAProxy is what this
+	// machine's noise alone makes of two identical proxies in the same run.
+	PeerHAProxyControl = "haproxy-control"
 )
 
 // rampartPeers are the peers that are rampart's own lb, in report order.
@@ -28,6 +32,10 @@ var rampartPeers = []string{PeerRampart, PeerRampartReencrypt, PeerRampartMonito
 
 // ThirdParty are the peers rampart is measured against, in report order.
 var ThirdParty = []string{PeerHAProxy, PeerNginx, PeerCaddy}
+
+// controlPeers are the peers Options.Control adds, in report order: they
+// come after the third parties and before rampart's.
+var controlPeers = []string{PeerHAProxyControl}
 
 // hstsValue is what rampart's lb sends by default (365 days); every peer
 // sends the same.
@@ -238,6 +246,11 @@ type thirdParty struct {
 var thirdParties = map[string]thirdParty{
 	PeerHAProxy: {
 		name: PeerHAProxy, bin: "haproxy", file: "haproxy.cfg", config: haproxyConfig,
+		args:    func(conf string) []string { return []string{"-db", "-f", conf} },
+		version: []string{"-v"},
+	},
+	PeerHAProxyControl: {
+		name: PeerHAProxyControl, bin: "haproxy", file: "haproxy.cfg", config: haproxyConfig,
 		args:    func(conf string) []string { return []string{"-db", "-f", conf} },
 		version: []string{"-v"},
 	},

@@ -181,6 +181,24 @@ func roundByRound(what string, ratios []float64) string {
 	return fmt.Sprintf("(for information) %s round by round: %s (%.2f to %.2f, median %.2f)", what, b.String(), lo, hi, median(ratios))
 }
 
+// controlLine compares the second HAProxy (c) with the first (h): the same
+// proxy, so every difference is the machine's. Rampart's ratios above mean
+// something only where they go beyond it.
+func controlLine(c, h Summary, runs []Sample) string {
+	rps := RoundRatios(runs, "keepalive", PeerHAProxyControl, PeerHAProxy)
+	p99 := RoundP99Ratios(runs, "keepalive", PeerHAProxyControl, PeerHAProxy)
+	line := fmt.Sprintf("(for information) noise: a second, identical HAProxy / HAProxy: req/s %.2fx, p99 %s vs %s",
+		c.RPS/h.RPS, human(c.P99), human(h.P99))
+	if c.P99 > 0 && h.P99 > 0 {
+		line += fmt.Sprintf(" (%.2fx)", float64(c.P99)/float64(h.P99))
+	}
+	if len(rps) >= 2 && len(p99) >= 2 {
+		line += fmt.Sprintf("; round by round req/s %.2f to %.2f, p99 %.2f to %.2f",
+			slices.Min(rps), slices.Max(rps), slices.Min(p99), slices.Max(p99))
+	}
+	return line
+}
+
 // WriteRunsCSV writes every run, one row each.
 func WriteRunsCSV(path string, runs []Sample) error {
 	rows := [][]string{{"round", "scenario", "peer", "requests", "seconds", "req_per_s", "p50_ms", "p99_ms", "errors", "cpu_seconds", "cpu_us_per_req", "machine_idle_pct"}}
@@ -383,6 +401,9 @@ func Goals(sums []Summary, runs []Sample) []string {
 			// least: what each request costs the proxy.
 			out = append(out, fmt.Sprintf("(for information) keep-alive CPU per request: %s vs HAProxy's %s (%.2fx)", human(r.CPUPerReq), human(h.CPUPerReq),
 				float64(r.CPUPerReq)/float64(h.CPUPerReq)))
+		}
+		if c, ok := find("keepalive", PeerHAProxyControl); ok && c.RPS > 0 {
+			out = append(out, controlLine(c, h, runs))
 		}
 		if r.IdleShare >= 0 && h.IdleShare >= 0 {
 			// The machine is saturated by the load, so CPU left idle is

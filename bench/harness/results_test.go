@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,58 @@ func TestRatiosAndGoalsCompareTheBaseWithEachPeer(t *testing.T) {
 		if !strings.Contains(goals, want) {
 			t.Errorf("goals lack %q:\n%s", want, goals)
 		}
+	}
+}
+
+func TestGoalsShowTheControlBesideHAProxy(t *testing.T) {
+	scenarios := []Scenario{{Name: "keepalive", Title: "keep-alive", Peers: []string{PeerHAProxy, PeerHAProxyControl, PeerRampart}, Base: PeerRampart}}
+	runs := append([]Sample{
+		sample(1, "keepalive", PeerHAProxyControl, 1050, 6),
+		sample(2, "keepalive", PeerHAProxyControl, 2700, 9),
+		sample(3, "keepalive", PeerHAProxyControl, 1000, 5),
+	}, testSamples[:6]...)
+	goals := strings.Join(Goals(Summarize(scenarios, runs), runs), "\n")
+	// Medians: control 1050 req/s, p99 6ms; HAProxy 1100, 6ms. Rounds:
+	// 1050/1000, 2700/3000, 1000/1100 and 6/5, 9/9, 5/6.
+	want := "noise: a second, identical HAProxy / HAProxy: req/s 0.95x, p99 6.00ms vs 6.00ms (1.00x); round by round req/s 0.90 to 1.05, p99 0.83 to 1.20"
+	if !strings.Contains(goals, want) {
+		t.Errorf("goals lack %q:\n%s", want, goals)
+	}
+	if g := strings.Join(Goals(Summarize(testScenarios, testSamples), testSamples), "\n"); strings.Contains(g, "noise") {
+		t.Errorf("a run without the control has a noise line:\n%s", g)
+	}
+}
+
+func TestControlNeedsHAProxyAndJoinsKeepAliveOnly(t *testing.T) {
+	o := Options{Duration: time.Second, Rounds: 1, Threads: 1, Connections: 1, HandshakeClients: 1, Peers: []string{PeerNginx}, Control: true}
+	if err := o.check(); err == nil || !strings.Contains(err.Error(), "needs haproxy") {
+		t.Errorf("--control without haproxy: error %v", err)
+	}
+	o.Peers = []string{PeerHAProxyControl}
+	if err := o.check(); err == nil || !strings.Contains(err.Error(), "unknown peer") {
+		t.Errorf("the control named as a peer: error %v", err)
+	}
+	o.Peers = []string{PeerHAProxy}
+	if err := o.check(); err != nil {
+		t.Fatal(err)
+	}
+	enabled := map[string]bool{}
+	for _, p := range o.candidates() {
+		enabled[p] = true
+	}
+	got, err := selectScenarios(nil, enabled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range got {
+		has := slices.Contains(s.Peers, PeerHAProxyControl)
+		if has != (s.Name == "keepalive") {
+			t.Errorf("scenario %s peers %v: the control belongs to keep-alive alone", s.Name, s.Peers)
+		}
+	}
+	o.Control = false
+	if slices.Contains(o.candidates(), PeerHAProxyControl) {
+		t.Errorf("candidates without --control: %v", o.candidates())
 	}
 }
 

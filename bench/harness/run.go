@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,10 @@ type Options struct {
 	// event loops (lb.Config.EventLoops) instead of a goroutine per
 	// connection.
 	LBLoops int
+	// Control adds a second HAProxy (PeerHAProxyControl), identical to the
+	// first, to the keep-alive scenario: the goals then show how far apart
+	// two identical proxies come out in the same run.
+	Control bool
 	Self    string    // this program, which also runs the backends and the lb
 	Command string    // how the benchmark was invoked, for the record
 	Stdout  io.Writer // progress and the table
@@ -93,11 +98,23 @@ func (o *Options) check() error {
 		o.Peers = ThirdParty
 	}
 	for _, p := range o.Peers {
-		if _, ok := thirdParties[p]; !ok {
+		if !slices.Contains(ThirdParty, p) {
 			return fmt.Errorf("unknown peer %q (want %s)", p, strings.Join(ThirdParty, ", "))
 		}
 	}
+	if o.Control && !slices.Contains(o.Peers, PeerHAProxy) {
+		return fmt.Errorf("--control runs a second HAProxy beside the first: it needs %s among the peers", PeerHAProxy)
+	}
 	return nil
+}
+
+// candidates are the peers the options allow, before the scenarios pick.
+func (o *Options) candidates() []string {
+	out := append([]string(nil), o.Peers...)
+	if o.Control {
+		out = append(out, controlPeers...)
+	}
+	return append(out, rampartPeers...)
 }
 
 // peer is one running load balancer under test.
@@ -141,7 +158,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	defer b.stopAll()
 
 	enabled := map[string]bool{}
-	for _, p := range append(append([]string(nil), o.Peers...), rampartPeers...) {
+	for _, p := range o.candidates() {
 		enabled[p] = true
 	}
 	scenarios, err := selectScenarios(o.Scenarios, enabled)
@@ -245,8 +262,11 @@ func (b *bench) findTools() error {
 		}
 		*dst = p
 	}
-	for _, name := range b.o.Peers {
-		tp := thirdParties[name]
+	for _, name := range b.o.candidates() {
+		tp, ok := thirdParties[name]
+		if !ok {
+			continue
+		}
 		p, err := exec.LookPath(tp.bin)
 		if err != nil {
 			return fmt.Errorf("%s not found in PATH: bench/run installs it, or leave it out with --peers", tp.bin)
@@ -296,7 +316,7 @@ func rampartVersion() string {
 // order lists the running peers in report order.
 func (b *bench) order() []string {
 	var out []string
-	for _, n := range append(append([]string(nil), ThirdParty...), rampartPeers...) {
+	for _, n := range slices.Concat(ThirdParty, controlPeers, rampartPeers) {
 		if _, ok := b.peers[n]; ok {
 			out = append(out, n)
 		}
@@ -405,7 +425,7 @@ func (b *bench) startBackends(ctx context.Context) (plain, mtls []string, err er
 // through to a backend.
 func (b *bench) startPeers(ctx context.Context, backends, tlsBackends []string) error {
 	var names []string
-	for _, name := range append(append([]string(nil), b.o.Peers...), rampartPeers...) {
+	for _, name := range b.o.candidates() {
 		if b.used[name] {
 			names = append(names, name)
 		}

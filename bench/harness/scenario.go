@@ -23,8 +23,9 @@ type Scenario struct {
 // Scenarios are the benchmark's scenarios, in report order.
 var Scenarios = []Scenario{
 	{
+		// The one scenario with the control, where the goals are judged.
 		Name: "keepalive", Title: "HTTPS keep-alive, 128 B body", Path: PathSmall,
-		Peers: allPeers(), Base: PeerRampart,
+		Peers: append(allPeers(), PeerHAProxyControl), Base: PeerRampart,
 	},
 	{
 		Name: "resume", Title: "new connection per request, TLS session resumed", Path: PathSmall, Close: true,
