@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 )
 
@@ -35,6 +36,10 @@ func ChartScript(png, subtitle string, scenarios []Scenario, sums []Summary) str
 	}
 	cols := min(3, max(panels, 1))
 	rows := (panels + cols - 1) / cols
+	// The title's font fits about one character per 9 pixels of width;
+	// longer subtitles are wrapped rather than cut at the image's edges.
+	sub := wrap(subtitle, 500*cols/9)
+	extra := 22 * strings.Count(sub, "\n")
 	fmt.Fprintf(&b, `set terminal pngcairo size %d,%d font "sans,10"
 set output %q
 set multiplot layout %d,%d title %q font "sans,13"
@@ -45,7 +50,7 @@ set offsets 0, 0, graph 0.12, 0
 set grid ytics
 unset key
 set xtics nomirror scale 0 font "sans,9"
-`, 500*cols, 420*rows+40, png, rows, cols, "rampart lb vs HAProxy, nginx, Caddy (medians over rounds)\n"+subtitle)
+`, 500*cols, 420*rows+40+extra, png, rows, cols, chartTitle(sums)+" (medians over rounds)\n"+sub)
 	i := 0
 	bars := func(title, ylabel string, data []string, format string) {
 		fmt.Fprintf(&b, "$d%d << EOD\n%sEOD\n", i, strings.Join(data, ""))
@@ -76,6 +81,38 @@ set xtics nomirror scale 0 font "sans,9"
 	}
 	b.WriteString("unset multiplot\n")
 	return b.String()
+}
+
+// peerTitles are the third parties' names as their projects write them.
+var peerTitles = map[string]string{PeerHAProxy: "HAProxy", PeerNginx: "nginx", PeerCaddy: "Caddy"}
+
+// chartTitle names the third parties that ran, in report order.
+func chartTitle(sums []Summary) string {
+	var names []string
+	for _, p := range ThirdParty {
+		if slices.ContainsFunc(sums, func(s Summary) bool { return s.Peer == p }) {
+			names = append(names, peerTitles[p])
+		}
+	}
+	if len(names) == 0 {
+		return "rampart lb"
+	}
+	return "rampart lb vs " + strings.Join(names, ", ")
+}
+
+// wrap breaks s into lines of at most width characters, after a comma or
+// semicolon where it can, and at the width where it cannot.
+func wrap(s string, width int) string {
+	var lines []string
+	for len(s) > width {
+		cut := strings.LastIndexAny(s[:width], ",;")
+		if cut < 1 {
+			cut = width - 1
+		}
+		lines = append(lines, strings.TrimSpace(s[:cut+1]))
+		s = strings.TrimSpace(s[cut+1:])
+	}
+	return strings.Join(append(lines, s), "\n")
 }
 
 func rowsOf(scenario string, sums []Summary) []Summary {

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -25,7 +26,7 @@ var Scenarios = []Scenario{
 	{
 		// The one scenario with the control, where the goals are judged.
 		Name: "keepalive", Title: "HTTPS keep-alive, 128 B body", Path: PathSmall,
-		Peers: append(allPeers(), PeerHAProxyControl), Base: PeerRampart,
+		Peers: slices.Concat(ThirdParty, controlPeers, []string{PeerRampart}), Base: PeerRampart,
 	},
 	{
 		Name: "resume", Title: "new connection per request, TLS session resumed", Path: PathSmall, Close: true,
