@@ -15,6 +15,7 @@ var peerColors = map[string]int{
 	PeerNginx:            0x2ca02c,
 	PeerCaddy:            0x9467bd,
 	PeerRampart:          0xd62728,
+	PeerRampartControl:   0xeb9393,
 	PeerRampartReencrypt: 0xff7f0e,
 	PeerRampartMonitored: 0x8c564b,
 }

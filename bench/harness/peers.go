@@ -22,9 +22,12 @@ const (
 	PeerRampartReencrypt = "rampart-reencrypt"
 	PeerRampartMonitored = "rampart-monitored"
 	// PeerHAProxyControl is a second HAProxy with the same config as the
-	// first, run with Options.Control: its ratio to HAProxy is what this
-	// machine's noise alone makes of two identical proxies in the same run.
+	// first, and PeerRampartControl a second rampart lb like PeerRampart,
+	// both run with Options.Control: a twin's ratio to its original is what
+	// this machine's noise alone makes of two identical proxies in the same
+	// run.
 	PeerHAProxyControl = "haproxy-control"
+	PeerRampartControl = "rampart-control"
 )
 
 // rampartPeers are the peers that are rampart's own lb, in report order.
@@ -35,7 +38,10 @@ var ThirdParty = []string{PeerHAProxy, PeerNginx, PeerCaddy}
 
 // controlPeers are the peers Options.Control adds, in report order: they
 // come after the third parties and before rampart's.
-var controlPeers = []string{PeerHAProxyControl}
+var controlPeers = []string{PeerHAProxyControl, PeerRampartControl}
+
+// twinOf is the peer each control copies.
+var twinOf = map[string]string{PeerHAProxyControl: PeerHAProxy, PeerRampartControl: PeerRampart}
 
 // hstsValue is what rampart's lb sends by default (365 days); every peer
 // sends the same.

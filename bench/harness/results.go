@@ -181,14 +181,19 @@ func roundByRound(what string, ratios []float64) string {
 	return fmt.Sprintf("(for information) %s round by round: %s (%.2f to %.2f, median %.2f)", what, b.String(), lo, hi, median(ratios))
 }
 
-// controlLine compares the second HAProxy (c) with the first (h): the same
-// proxy, so every difference is the machine's. Rampart's ratios above mean
-// something only where they go beyond it.
-func controlLine(c, h Summary, runs []Sample) string {
-	rps := RoundRatios(runs, "keepalive", PeerHAProxyControl, PeerHAProxy)
-	p99 := RoundP99Ratios(runs, "keepalive", PeerHAProxyControl, PeerHAProxy)
-	line := fmt.Sprintf("(for information) noise: a second, identical HAProxy / HAProxy: req/s %.2fx, p99 %s vs %s",
-		c.RPS/h.RPS, human(c.P99), human(h.P99))
+// controlLine compares a twin (c, the peer twin in scenario) with its
+// original (h): the same proxy, so every difference is the machine's. The
+// goals' ratios mean something only where they go beyond it.
+func controlLine(scenario, twin string, c, h Summary, runs []Sample) string {
+	orig := twinOf[twin]
+	rps := RoundRatios(runs, scenario, twin, orig)
+	p99 := RoundP99Ratios(runs, scenario, twin, orig)
+	name := peerTitles[orig]
+	if name == "" {
+		name = orig
+	}
+	line := fmt.Sprintf("(for information) noise in %s: a second, identical %s / %s: req/s %.2fx, p99 %s vs %s",
+		scenario, name, name, c.RPS/h.RPS, human(c.P99), human(h.P99))
 	if c.P99 > 0 && h.P99 > 0 {
 		line += fmt.Sprintf(" (%.2fx)", float64(c.P99)/float64(h.P99))
 	}
@@ -403,7 +408,7 @@ func Goals(sums []Summary, runs []Sample) []string {
 				float64(r.CPUPerReq)/float64(h.CPUPerReq)))
 		}
 		if c, ok := find("keepalive", PeerHAProxyControl); ok && c.RPS > 0 {
-			out = append(out, controlLine(c, h, runs))
+			out = append(out, controlLine("keepalive", PeerHAProxyControl, c, h, runs))
 		}
 		if r.IdleShare >= 0 && h.IdleShare >= 0 {
 			// The machine is saturated by the load, so CPU left idle is
@@ -423,6 +428,9 @@ func Goals(sums []Summary, runs []Sample) []string {
 		if l := roundByRound("reencrypt / terminate req/s", RoundRatios(runs, "reencrypt", PeerRampartReencrypt, PeerRampart)); l != "" {
 			out = append(out, l)
 		}
+		if c, ok := find("reencrypt", PeerRampartControl); ok && c.RPS > 0 {
+			out = append(out, controlLine("reencrypt", PeerRampartControl, c, t, runs))
+		}
 	}
 	off, ok1 := find("monitoring", PeerRampart)
 	on, ok2 := find("monitoring", PeerRampartMonitored)
@@ -438,6 +446,9 @@ func Goals(sums []Summary, runs []Sample) []string {
 			out = append(out, fmt.Sprintf("(for information) monitoring's CPU per request: %s vs %s without (%+.1f%%), so a CPU-bound lb would serve %.1f%% fewer req/s; p99 %s vs %s",
 				human(on.CPUPerReq), human(off.CPUPerReq), (float64(on.CPUPerReq)/float64(off.CPUPerReq)-1)*100,
 				(1-float64(off.CPUPerReq)/float64(on.CPUPerReq))*100, human(on.P99), human(off.P99)))
+		}
+		if c, ok := find("monitoring", PeerRampartControl); ok && c.RPS > 0 {
+			out = append(out, controlLine("monitoring", PeerRampartControl, c, off, runs))
 		}
 	}
 	return out

@@ -84,23 +84,33 @@ func TestGoalsShowTheControlBesideHAProxy(t *testing.T) {
 	goals := strings.Join(Goals(Summarize(scenarios, runs), runs), "\n")
 	// Medians: control 1050 req/s, p99 6ms; HAProxy 1100, 6ms. Rounds:
 	// 1050/1000, 2700/3000, 1000/1100 and 6/5, 9/9, 5/6.
-	want := "noise: a second, identical HAProxy / HAProxy: req/s 0.95x, p99 6.00ms vs 6.00ms (1.00x); round by round req/s 0.90 to 1.05, p99 0.83 to 1.20"
+	want := "noise in keepalive: a second, identical HAProxy / HAProxy: req/s 0.95x, p99 6.00ms vs 6.00ms (1.00x); round by round req/s 0.90 to 1.05, p99 0.83 to 1.20"
 	if !strings.Contains(goals, want) {
 		t.Errorf("goals lack %q:\n%s", want, goals)
+	}
+	mon := []Scenario{{Name: "monitoring", Title: "monitoring", Peers: []string{PeerRampart, PeerRampartControl, PeerRampartMonitored}, Base: PeerRampartMonitored}}
+	mruns := []Sample{
+		sample(1, "monitoring", PeerRampart, 1000, 4), sample(1, "monitoring", PeerRampartControl, 960, 5), sample(1, "monitoring", PeerRampartMonitored, 990, 4),
+		sample(2, "monitoring", PeerRampart, 1000, 4), sample(2, "monitoring", PeerRampartControl, 1030, 4), sample(2, "monitoring", PeerRampartMonitored, 980, 4),
+	}
+	mg := strings.Join(Goals(Summarize(mon, mruns), mruns), "\n")
+	// Medians: the twin 995 req/s and p99 4.5ms against 1000 and 4ms.
+	if want := "noise in monitoring: a second, identical rampart / rampart: req/s 0.99x, p99 4.50ms vs 4.00ms (1.12x); round by round req/s 0.96 to 1.03, p99 1.00 to 1.25"; !strings.Contains(mg, want) {
+		t.Errorf("monitoring goals lack %q:\n%s", want, mg)
 	}
 	if g := strings.Join(Goals(Summarize(testScenarios, testSamples), testSamples), "\n"); strings.Contains(g, "noise") {
 		t.Errorf("a run without the control has a noise line:\n%s", g)
 	}
 }
 
-func TestControlNeedsHAProxyAndJoinsKeepAliveOnly(t *testing.T) {
-	o := Options{Duration: time.Second, Rounds: 1, Threads: 1, Connections: 1, HandshakeClients: 1, Peers: []string{PeerNginx}, Control: true}
-	if err := o.check(); err == nil || !strings.Contains(err.Error(), "needs haproxy") {
-		t.Errorf("--control without haproxy: error %v", err)
-	}
-	o.Peers = []string{PeerHAProxyControl}
+func TestEachTwinJoinsTheScenariosOfItsOriginal(t *testing.T) {
+	o := Options{Duration: time.Second, Rounds: 1, Threads: 1, Connections: 1, HandshakeClients: 1, Peers: []string{PeerHAProxyControl}, Control: true}
 	if err := o.check(); err == nil || !strings.Contains(err.Error(), "unknown peer") {
-		t.Errorf("the control named as a peer: error %v", err)
+		t.Errorf("a twin named as a peer: error %v", err)
+	}
+	o.Peers = []string{PeerNginx}
+	if c := o.candidates(); slices.Contains(c, PeerHAProxyControl) || !slices.Contains(c, PeerRampartControl) {
+		t.Errorf("without haproxy, candidates %v: want rampart's twin and not HAProxy's", c)
 	}
 	o.Peers = []string{PeerHAProxy}
 	if err := o.check(); err != nil {
@@ -115,14 +125,18 @@ func TestControlNeedsHAProxyAndJoinsKeepAliveOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range got {
-		has := slices.Contains(s.Peers, PeerHAProxyControl)
-		if has != (s.Name == "keepalive") {
-			t.Errorf("scenario %s peers %v: the control belongs to keep-alive alone", s.Name, s.Peers)
+		if has := slices.Contains(s.Peers, PeerHAProxyControl); has != (s.Name == "keepalive") {
+			t.Errorf("scenario %s peers %v: HAProxy's twin belongs to keep-alive alone", s.Name, s.Peers)
+		}
+		if has := slices.Contains(s.Peers, PeerRampartControl); has != (s.Name == "reencrypt" || s.Name == "monitoring") {
+			t.Errorf("scenario %s peers %v: rampart's twin belongs to reencrypt and monitoring", s.Name, s.Peers)
 		}
 	}
 	o.Control = false
-	if slices.Contains(o.candidates(), PeerHAProxyControl) {
-		t.Errorf("candidates without --control: %v", o.candidates())
+	for _, c := range controlPeers {
+		if slices.Contains(o.candidates(), c) {
+			t.Errorf("candidates without --control: %v", o.candidates())
+		}
 	}
 }
 

@@ -45,9 +45,11 @@ type Options struct {
 	// event loops (lb.Config.EventLoops) instead of a goroutine per
 	// connection.
 	LBLoops int
-	// Control adds a second HAProxy (PeerHAProxyControl), identical to the
-	// first, to the keep-alive scenario: the goals then show how far apart
-	// two identical proxies come out in the same run.
+	// Control adds twins: a second HAProxy (PeerHAProxyControl) to the
+	// keep-alive scenario and a second plain rampart lb
+	// (PeerRampartControl) to reencrypt and monitoring, each identical to
+	// its original. The goals then show how far apart two identical
+	// proxies come out in the same run.
 	Control bool
 	Self    string    // this program, which also runs the backends and the lb
 	Command string    // how the benchmark was invoked, for the record
@@ -102,17 +104,19 @@ func (o *Options) check() error {
 			return fmt.Errorf("unknown peer %q (want %s)", p, strings.Join(ThirdParty, ", "))
 		}
 	}
-	if o.Control && !slices.Contains(o.Peers, PeerHAProxy) {
-		return fmt.Errorf("--control runs a second HAProxy beside the first: it needs %s among the peers", PeerHAProxy)
-	}
 	return nil
 }
 
 // candidates are the peers the options allow, before the scenarios pick.
+// With Control, a twin joins when its original does.
 func (o *Options) candidates() []string {
 	out := append([]string(nil), o.Peers...)
 	if o.Control {
-		out = append(out, controlPeers...)
+		for _, c := range controlPeers {
+			if orig := twinOf[c]; slices.Contains(o.Peers, orig) || slices.Contains(rampartPeers, orig) {
+				out = append(out, c)
+			}
+		}
 	}
 	return append(out, rampartPeers...)
 }
@@ -439,7 +443,7 @@ func (b *bench) startPeers(ctx context.Context, backends, tlsBackends []string) 
 	for i, name := range names {
 		p := &peer{name: name, addr: addrs[3*i], proto: "http", version: b.versions[name]}
 		switch name {
-		case PeerRampart, PeerRampartReencrypt, PeerRampartMonitored:
+		case PeerRampart, PeerRampartControl, PeerRampartReencrypt, PeerRampartMonitored:
 			ups := backends
 			args := []string{"lb", "--listen", p.addr, "--pki", b.certs.Dir}
 			p.version = b.versions[PeerRampart]
@@ -681,7 +685,7 @@ func (b *bench) report(scenarios []Scenario, runs []Sample, checks []Check, meta
 		b.versions["wrk"], o.Threads, o.Connections, b.versions["openssl"], o.HandshakeClients, o.Rounds, o.Duration)
 	var vs []string
 	for _, name := range b.order() {
-		if name != PeerRampartReencrypt && name != PeerRampartMonitored {
+		if name != PeerRampartReencrypt && name != PeerRampartMonitored && name != PeerRampartControl {
 			vs = append(vs, name+" "+b.versions[name])
 		}
 	}

@@ -24,9 +24,8 @@ type Scenario struct {
 // Scenarios are the benchmark's scenarios, in report order.
 var Scenarios = []Scenario{
 	{
-		// The one scenario with the control, where the goals are judged.
 		Name: "keepalive", Title: "HTTPS keep-alive, 128 B body", Path: PathSmall,
-		Peers: slices.Concat(ThirdParty, controlPeers, []string{PeerRampart}), Base: PeerRampart,
+		Peers: slices.Concat(ThirdParty, []string{PeerHAProxyControl, PeerRampart}), Base: PeerRampart,
 	},
 	{
 		Name: "resume", Title: "new connection per request, TLS session resumed", Path: PathSmall, Close: true,
@@ -42,13 +41,13 @@ var Scenarios = []Scenario{
 	},
 	{
 		Name: "reencrypt", Title: "rampart: reencrypt (mTLS to backends) vs terminate", Path: PathSmall,
-		Peers: []string{PeerRampart, PeerRampartReencrypt}, Base: PeerRampartReencrypt,
+		Peers: []string{PeerRampart, PeerRampartControl, PeerRampartReencrypt}, Base: PeerRampartReencrypt,
 	},
 	{
 		// Keep-alive with a small body: where the per-request cost of
 		// counting weighs most against the proxying itself.
 		Name: "monitoring", Title: "rampart: monitoring on (scraped every 1s) vs off", Path: PathSmall,
-		Peers: []string{PeerRampart, PeerRampartMonitored}, Base: PeerRampartMonitored,
+		Peers: []string{PeerRampart, PeerRampartControl, PeerRampartMonitored}, Base: PeerRampartMonitored,
 	},
 }
 
