@@ -255,11 +255,6 @@ var thirdParties = map[string]thirdParty{
 		args:    func(conf string) []string { return []string{"-db", "-f", conf} },
 		version: []string{"-v"},
 	},
-	PeerHAProxyControl: {
-		name: PeerHAProxyControl, bin: "haproxy", file: "haproxy.cfg", config: haproxyConfig,
-		args:    func(conf string) []string { return []string{"-db", "-f", conf} },
-		version: []string{"-v"},
-	},
 	PeerNginx: {
 		name: PeerNginx, bin: "nginx", file: "nginx.conf", config: nginxConfig,
 		args:    func(conf string) []string { return []string{"-p", filepath.Dir(conf), "-c", conf} },
@@ -275,6 +270,14 @@ var thirdParties = map[string]thirdParty{
 		},
 		version: []string{"version"},
 	},
+}
+
+// HAProxy's twin is HAProxy under another name, so in its own directory
+// and on its own port.
+func init() {
+	tp := thirdParties[PeerHAProxy]
+	tp.name = PeerHAProxyControl
+	thirdParties[PeerHAProxyControl] = tp
 }
 
 // writeConfig writes the peer's config into c.Dir and returns its path.
