@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // peerColors keeps each peer's colour the same in every panel.
@@ -104,16 +105,30 @@ func chartTitle(sums []Summary) string {
 // wrap breaks s into lines of at most width characters, after a comma or
 // semicolon where it can, and at the width where it cannot.
 func wrap(s string, width int) string {
+	if width < 2 {
+		return s
+	}
 	var lines []string
 	for len(s) > width {
 		cut := strings.LastIndexAny(s[:width], ",;")
 		if cut < 1 {
+			// No comma: cut at the width, but never inside a character.
 			cut = width - 1
+			for cut > 0 && !utf8.RuneStart(s[cut+1]) {
+				cut--
+			}
+			if cut == 0 { // narrower than the first character: take it whole
+				_, size := utf8.DecodeRuneInString(s)
+				cut = size - 1
+			}
 		}
 		lines = append(lines, strings.TrimSpace(s[:cut+1]))
 		s = strings.TrimSpace(s[cut+1:])
 	}
-	return strings.Join(append(lines, s), "\n")
+	if s != "" || len(lines) == 0 {
+		lines = append(lines, s)
+	}
+	return strings.Join(lines, "\n")
 }
 
 func rowsOf(scenario string, sums []Summary) []Summary {

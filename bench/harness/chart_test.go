@@ -3,6 +3,7 @@ package harness
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestChartWrapsALongSubtitleInsteadOfCuttingIt(t *testing.T) {
@@ -28,6 +29,17 @@ func TestChartWrapsALongSubtitleInsteadOfCuttingIt(t *testing.T) {
 	}
 	if w := wrap(strings.Repeat("x", 25), 10); w != "xxxxxxxxxx\nxxxxxxxxxx\nxxxxx" {
 		t.Errorf("a line with nowhere to break: %q", w)
+	}
+	if w := wrap(strings.Repeat("é", 40), 55); !utf8.ValidString(w) || strings.ReplaceAll(w, "\n", "") != strings.Repeat("é", 40) {
+		t.Errorf("a cut inside a character: %q", w)
+	}
+	if w := wrap("😀😀", 2); w != "😀\n😀" {
+		t.Errorf("characters wider than the width: %q", w)
+	}
+	for _, width := range []int{-1, 0, 1} {
+		if w := wrap(meta, width); w != meta {
+			t.Errorf("wrap at %d = %q, want the subtitle unchanged", width, w)
+		}
 	}
 
 	sums := Summarize(testScenarios, testSamples)

@@ -685,7 +685,7 @@ func (b *bench) report(scenarios []Scenario, runs []Sample, checks []Check, meta
 		b.versions["wrk"], o.Threads, o.Connections, b.versions["openssl"], o.HandshakeClients, o.Rounds, o.Duration)
 	var vs []string
 	for _, name := range b.order() {
-		if name != PeerRampartReencrypt && name != PeerRampartMonitored && name != PeerRampartControl {
+		if _, twin := twinOf[name]; !twin && name != PeerRampartReencrypt && name != PeerRampartMonitored {
 			vs = append(vs, name+" "+b.versions[name])
 		}
 	}

@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string) error {
 	fs.Var(&scenarios, "scenarios", "scenarios to run (default keepalive,resume,handshake,100k,reencrypt,monitoring)")
 	fs.StringVar(&o.Backends, "backends", harness.BackendsGo, "what the peers proxy to: go (rampart-bench backend, Go's net/http) or nginx (one worker each; no reencrypt)")
 	fs.BoolVar(&o.Profile, "profile", false, "also take CPU profiles of rampart's lb (extra runs, not in the table)")
-	fs.BoolVar(&o.Control, "control", false, "also run a second, identical HAProxy in the keep-alive scenario, to show what noise alone makes of two equal proxies")
+	fs.BoolVar(&o.Control, "control", false, "also run twins: a second HAProxy in keep-alive (with haproxy among --peers) and a second plain lb in reencrypt and monitoring, to show what noise alone makes of two identical proxies")
 	fs.IntVar(&o.LBLoops, "lb-loops", 0, "run rampart's lb on this many event loops instead of a goroutine per connection (experimental)")
 	if err := fs.Parse(args); err != nil {
 		return err
