@@ -8,12 +8,12 @@
 // when rampart runs as root it starts mariadbd in a private mount namespace
 // where everything above that directory is hidden (run_linux.go), so the
 // state directory may stay private. Before it starts anything it ends every
-// process left from an earlier run of the same directory (stray.go), found by
+// process left from an earlier run of the same directory (stray_linux.go), found by
 // a marker in its environment, because a leftover server on a cluster port
 // would merge into the new cluster.
 //
 // Under primary-replica the primary takes writes and each replica follows it
-// with GTID replication, read-only (replication.go). Under galera every node
+// with GTID replication, read-only (setup.go). Under galera every node
 // takes writes. A node that crashed is restarted with the position that
 // `mariadbd --wsrep-recover` finds, so it rejoins with an incremental
 // transfer. When no node of the cluster is running, the nodes tell each
