@@ -8,9 +8,9 @@
 // when rampart runs as root it starts mariadbd in a private mount namespace
 // where everything above that directory is hidden (run_linux.go), so the
 // state directory may stay private. Before it starts anything it ends every
-// process left from an earlier run of the same directory (stray_linux.go), found by
-// a marker in its environment, because a leftover server on a cluster port
-// would merge into the new cluster.
+// process left from an earlier run of the same directory (stray_linux.go),
+// found by a marker in its environment, because a leftover server on a
+// cluster port would merge into the new cluster.
 //
 // Under primary-replica the primary takes writes and each replica follows it
 // with GTID replication, read-only (setup.go). Under galera every node

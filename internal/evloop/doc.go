@@ -2,9 +2,10 @@
 // connections: each loop is one OS thread with its own epoll instance, and
 // a task (the whole life of one connection, written as ordinary blocking
 // code) runs on its loop's thread from start to end. When a task's socket
-// would block, the task parks on the loop (Loop.Park, after Registration.Arm) and the loop
-// runs the next task that is ready; when epoll reports the socket ready,
-// the loop switches straight back to it.
+// would block, the task arms its registration and parks on the loop
+// (Registration.Arm, Loop.Park), and the loop runs the next task that is
+// ready; when epoll reports the socket ready, the loop switches straight
+// back to it.
 //
 // It exists for the lb's public listener. A goroutine that Go's network
 // poller wakes waits in a run queue for a thread, and on a machine whose
